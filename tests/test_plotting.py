@@ -1,0 +1,182 @@
+"""Tests of sssd_hf.plotting: ECG paper scale, layout, labels, calibration and bad inputs."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgb
+from PIL import Image
+
+from sssd_hf.leads import STANDARD_LEADS
+from sssd_hf.plotting import (
+    MAJOR_GRID_COLOR,
+    STANDARD_LAYOUT,
+    figure_to_png_bytes,
+    paper_layout,
+    plot_ecg,
+    save_ecg_png,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared" / "data"
+FS = 100
+
+
+def synthetic_ecg(seconds: float = 10.0, fs: int = FS, seed: int = 0) -> np.ndarray:
+    """(12, L) mV: a 1 Hz train of narrow 1 mV 'QRS' spikes, a different offset per lead."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fs)) / fs
+    spikes = np.exp(-(((t % 1.0) - 0.3) ** 2) / (2 * 0.02**2))
+    return np.stack([spikes * (0.5 + 0.1 * i) + 0.02 * rng.standard_normal(t.size) for i in range(12)]).astype(np.float32)
+
+
+def artists_by_gid(fig, gid):
+    return [a for a in fig.axes[0].get_children() if a.get_gid() == gid]
+
+
+def test_png_has_the_paper_size_at_25_mm_per_s():
+    fig = plot_ecg(synthetic_ecg(), FS, dpi=100)
+    layout = paper_layout(1000, FS)
+    # 10 s at 25 mm/s = 250 mm of trace plus the calibration margin, rounded to a 5 mm line.
+    assert layout.grid_width == 265.0
+    image = Image.open(io.BytesIO(figure_to_png_bytes(fig)))
+    assert image.size == layout.pixel_size(100) == (1043, 500)  # 265 x 127 mm at 100 dpi
+    # Twice the dpi gives twice the pixels: the page size is physical.
+    image2 = Image.open(io.BytesIO(figure_to_png_bytes(fig, dpi=200)))
+    assert abs(image2.size[0] - 2 * image.size[0]) <= 1
+
+
+def test_grid_lines_every_mm_and_every_5_mm():
+    fig = plot_ecg(synthetic_ecg(), FS)
+    layout = paper_layout(1000, FS)
+    (minor,) = artists_by_gid(fig, "grid-minor")
+    (major,) = artists_by_gid(fig, "grid-major")
+    nx, ny = int(layout.grid_width), int(layout.grid_height)
+    assert len(major.get_segments()) == (nx // 5 + 1) + (ny // 5 + 1)
+    assert len(minor.get_segments()) == (nx + 1) + (ny + 1) - len(major.get_segments())
+    vertical_x = sorted(seg[0][0] for seg in major.get_segments() if seg[0][0] == seg[1][0])
+    assert np.allclose(np.diff(vertical_x), 5.0)
+    # The red major grid is visible in the rendered pixels.
+    pixels = np.asarray(Image.open(io.BytesIO(figure_to_png_bytes(fig))).convert("RGB"), dtype=float) / 255
+    close_to_major = np.all(np.abs(pixels - np.array(to_rgb(MAJOR_GRID_COLOR))) < 0.12, axis=-1)
+    assert close_to_major.mean() > 0.02
+
+
+def test_all_twelve_lead_labels_and_rhythm_strip():
+    fig = plot_ecg(synthetic_ecg(), FS, title="NORM - normal ECG")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert set(STANDARD_LEADS) <= set(texts)
+    assert texts.count("II") == 2  # in the 3 x 4 block and on the rhythm strip
+    assert "NORM - normal ECG" in texts
+    assert any("25 mm/s" in t and "10 mm/mV" in t for t in texts)
+    (rhythm,) = artists_by_gid(fig, "rhythm-II")
+    x = rhythm.get_xdata()
+    assert x[-1] - x[0] == pytest.approx(9.99 * 25.0)  # full 10 s on the strip
+
+
+def test_calibration_pulse_is_1_mv_by_200_ms_on_every_row():
+    fig = plot_ecg(synthetic_ecg(), FS)
+    pulses = artists_by_gid(fig, "calibration")
+    assert len(pulses) == 4
+    for pulse in pulses:
+        y, x = np.asarray(pulse.get_ydata()), np.asarray(pulse.get_xdata())
+        assert y.max() - y.min() == pytest.approx(10.0)  # 1 mV at 10 mm/mV
+        top = x[y == y.max()]
+        assert top.max() - top.min() == pytest.approx(5.0)  # 0.2 s at 25 mm/s
+
+
+def test_amplitude_and_time_scale_of_each_segment():
+    signal = np.zeros((12, 1000), dtype=np.float32)
+    signal[STANDARD_LEADS.index("V1")] = 1.0  # constant 1 mV
+    fig = plot_ecg(signal, FS, amplitude_gain=10.0, paper_speed=25.0)
+    layout = paper_layout(1000, FS)
+    for row, names in enumerate(STANDARD_LAYOUT):
+        for col, name in enumerate(names):
+            (line,) = artists_by_gid(fig, f"trace-{name}")
+            x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+            assert x[0] == pytest.approx(layout.trace_x0 + col * 2.5 * 25.0)  # column = 2.5 s
+            assert len(x) == 250
+            expected = layout.baseline(row) + (10.0 if name == "V1" else 0.0)
+            assert np.allclose(y, expected)
+
+
+def test_lead_order_and_case_do_not_matter():
+    signal = synthetic_ecg()
+    order = np.random.default_rng(1).permutation(12)
+    names = [STANDARD_LEADS[i].lower() for i in order]
+    a = plot_ecg(signal, FS)
+    b = plot_ecg(signal[order], FS, lead_names=names)
+    for name in STANDARD_LEADS:
+        (la,) = artists_by_gid(a, f"trace-{name}")
+        (lb,) = artists_by_gid(b, f"trace-{name}")
+        assert np.array_equal(la.get_ydata(), lb.get_ydata())
+
+
+@pytest.mark.parametrize(
+    "signal, names, message",
+    [
+        (np.zeros((12, 1000)), STANDARD_LEADS[:11], "12 leads but 11"),
+        (np.zeros((1000,)), STANDARD_LEADS, "shape"),
+        (np.zeros((2, 1000)), ["MLII", "V5"], "missing"),
+        (np.zeros((12, 3)), STANDARD_LEADS, "samples"),
+    ],
+)
+def test_bad_shapes_and_leads_are_named(signal, names, message):
+    with pytest.raises(ValueError, match=message):
+        plot_ecg(signal, FS, lead_names=names)
+
+
+def test_nan_signal_names_the_lead_and_writes_nothing(tmp_path):
+    signal = synthetic_ecg()
+    signal[STANDARD_LEADS.index("V3"), 10] = np.nan
+    with pytest.raises(ValueError, match="V3"):
+        save_ecg_png(signal, tmp_path / "ecg.png", FS)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_sampling_rate():
+    with pytest.raises(ValueError, match="sampling_rate"):
+        plot_ecg(synthetic_ecg(), 0)
+
+
+def test_save_ecg_png_writes_a_png(tmp_path):
+    path = save_ecg_png(synthetic_ecg(), tmp_path / "sub" / "ecg.png", FS, title="AFIB")
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["ecg.png"]
+
+
+def test_module_does_not_touch_pyplot_or_the_backend():
+    code = (
+        "import sys, matplotlib; before = matplotlib.get_backend(); rc = dict(matplotlib.rcParams);"
+        "import numpy as np; from sssd_hf.plotting import plot_ecg, figure_to_png_bytes;"
+        "figure_to_png_bytes(plot_ecg(np.zeros((12, 1000)), 100));"
+        "assert 'matplotlib.pyplot' not in sys.modules;"
+        "assert matplotlib.get_backend() == before;"
+        "assert dict(matplotlib.rcParams) == rc; print('ok')"
+    )
+    env = dict(os.environ, MPLBACKEND="svg")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_real_ptb_record_with_lowercase_and_frank_leads():
+    record_path = SHARED / "ptb" / "s0010_re"
+    if not record_path.with_suffix(".hea").is_file():
+        pytest.skip(f"real PTB record not found at {record_path} (shared test data absent)")
+    from sssd_hf.data.wfdb_io import read_wfdb_record
+
+    record = read_wfdb_record(record_path)
+    assert record.signal.shape[0] == 15  # 12 standard leads (lower case) + vx, vy, vz
+    fig = plot_ecg(record.signal, record.sampling_rate, lead_names=record.lead_names, max_seconds=10.0)
+    (rhythm,) = artists_by_gid(fig, "rhythm-II")
+    assert len(rhythm.get_xdata()) == 10_000  # 10 s at 1000 Hz, not the whole 38.4 s
+    image = Image.open(io.BytesIO(figure_to_png_bytes(fig)))
+    assert image.size == paper_layout(10_000, 1000).pixel_size(100)
