@@ -99,11 +99,8 @@ class PaperLayout:
         return self.trace_x0 + np.asarray(seconds) * self.paper_speed
 
     def pixel_size(self, dpi: float) -> Tuple[int, int]:
-        """(width, height) in pixels of the PNG saved at ``dpi``."""
-        return (
-            int(round(self.width_mm / MM_PER_INCH * dpi)),
-            int(round(self.height_mm / MM_PER_INCH * dpi)),
-        )
+        """(width, height) in pixels of the PNG saved at ``dpi`` (Agg truncates, as here)."""
+        return (int((self.width_mm / MM_PER_INCH) * dpi), int((self.height_mm / MM_PER_INCH) * dpi))
 
 
 def paper_layout(
