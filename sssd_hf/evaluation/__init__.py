@@ -1,0 +1,26 @@
+"""Evaluation of synthetic ECGs: downstream utility, physiological plausibility and privacy.
+
+- :mod:`.data`: the :class:`~.data.ECGSet` container and loaders (``.npz``, ``datasets`` folders,
+  parquet).
+- :mod:`.classifier`: the xresnet1d downstream classifier as a ``transformers`` model.
+- :mod:`.train_classifier`: training with ``accelerate`` and the TRTR / TSTR / TRTS / augmentation
+  protocols.
+- :mod:`.metrics`: ROC-AUC, F1 and G-mean (per statement, macro, bootstrap intervals) as local
+  ``evaluate`` modules.
+- :mod:`.physiology`: NeuroKit2 fiducial measurements and real-vs-synthetic distances.
+- :mod:`.feature_distance`: Frechet distance and MMD in the classifier's embedding space.
+- :mod:`.privacy`: distance to closest record, memorisation rate, membership inference.
+- :mod:`.report`: all of it in one HTML + JSON report (``sssd-ecg evaluate``).
+
+Submodules are imported on first use so that ``sssd-ecg`` starts quickly.
+"""
+
+import importlib
+
+_SUBMODULES = ("data", "classifier", "train_classifier", "metrics", "physiology", "feature_distance", "privacy", "report")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
