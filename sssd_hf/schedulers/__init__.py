@@ -1,0 +1,5 @@
+"""Noise schedulers."""
+
+from .scheduling_sssd_ecg import SSSDECGScheduler, SSSDECGSchedulerOutput
+
+__all__ = ["SSSDECGScheduler", "SSSDECGSchedulerOutput"]
