@@ -497,7 +497,8 @@ def _gradio_handler(loader: Callable):
         for message in warnings:
             gr.Warning(message)
         files = [result.downloads[k] for k in ("wfdb", "csv", "npz")]
-        return result.images, files, result.summary_markdown()
+        # selected_index=0 opens the gallery on the first ECG at full width, thumbnails below.
+        return gr.Gallery(value=result.images, selected_index=0), files, result.summary_markdown()
 
     return generate
 
@@ -513,7 +514,8 @@ def build_demo(loader: Callable = get_model):
     except ModelUnavailable as exc:
         info, load_error = None, str(exc)
 
-    with gr.Blocks(title="SSSD-ECG: 12-lead ECG generator") as demo:
+    # delete_cache: Gradio's copies of served files older than an hour go, checked every hour.
+    with gr.Blocks(title="SSSD-ECG: 12-lead ECG generator", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             "# SSSD-ECG: generate 12-lead ECGs\n"
             "Conditional diffusion with structured state spaces (SSSD-ECG / SSSD-ECG-nle). Pick PTB-XL "
@@ -551,8 +553,8 @@ def build_demo(loader: Callable = get_model):
                                      label="Guidance scale (1 = off)", elem_id="guidance")
                 button = gr.Button("Generate", variant="primary", elem_id="generate")
         summary = gr.Markdown(elem_id="summary")
-        gallery = gr.Gallery(label="Generated ECGs", columns=1, height="auto", object_fit="contain",
-                             elem_id="gallery")
+        gallery = gr.Gallery(label="Generated ECGs", columns=MAX_ECGS, height=720, preview=True,
+                             object_fit="contain", elem_id="gallery")
         downloads = gr.File(label="Downloads: WFDB (zip), CSV (zip), NumPy (npz)", file_count="multiple",
                             interactive=False, elem_id="downloads")
 

@@ -244,8 +244,10 @@ def test_gradio_handler_turns_errors_into_messages(app, tiny_loader):
 
 
 def test_gradio_handler_returns_gallery_files_and_summary(app, tiny_loader):
-    images, files, summary = app._gradio_handler(tiny_loader)(["AFIB"], [], [], False, 1, "unipc", 2, 1, 1.0)
-    assert len(images) == 1 and images[0][0].endswith(".png")
+    gallery, files, summary = app._gradio_handler(tiny_loader)(["AFIB"], [], [], False, 2, "unipc", 2, 1, 1.0)
+    assert gallery.selected_index == 0  # opens on the first ECG
+    assert [item["caption"] for item in gallery.value] == ["ECG 1/2: AFIB  (seed 1)", "ECG 2/2: AFIB  (seed 1)"]
+    assert all(item["image"]["path"].endswith(".png") for item in gallery.value)
     assert [f.rsplit("/", 1)[-1] for f in files] == ["sssd_ecg_wfdb.zip", "sssd_ecg_csv.zip", "sssd_ecg.npz"]
     assert "AFIB - atrial fibrillation" in summary
 
