@@ -189,8 +189,8 @@ def resolve_model_source(environ: Optional[Dict[str, str]] = None) -> Tuple[str,
         return "pretrained", default
     raise ModelUnavailable(
         "No model is available: this installation of sssd_hf has no bundled default pipeline. "
-        "Set SSSD_ECG_MODEL to a pipeline folder or Hub id (e.g. one written by "
-        "`sssd-ecg convert`) and restart the Space."
+        "Set SSSD_ECG_MODEL to a pipeline folder or Hub id (one saved with "
+        "`SSSDECGPipeline.save_pretrained`) and restart the Space."
     )
 
 
