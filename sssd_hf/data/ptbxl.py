@@ -26,7 +26,7 @@ from ..vocabulary import check_table_matches, get_vocabulary, load_statement_tab
 from .convert import ConversionResult, convert_records, iter_examples
 from .features import SEX_FEATURE, labels_feature, signal_feature
 from .labels import map_to_vocabulary
-from .ptbxl_layout import FOLD_SPLITS, RATE_LAYOUT, STATEMENTS_FILE, read_database, split_of_fold
+from .ptbxl_layout import FOLD_SPLITS, RATE_LAYOUT, STATEMENTS_FILE, database_path, read_database, split_of_fold
 from .records import WindowSpec
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ def ptbxl_items(
     if sampling_rate not in RATE_LAYOUT:
         raise ValueError(f"PTB-XL provides records at {sorted(RATE_LAYOUT)} Hz; got sampling_rate={sampling_rate}")
     folder, _, filename_column = RATE_LAYOUT[sampling_rate]
+    database_path(root)  # FileNotFoundError naming ptbxl_database.csv when root is not PTB-XL
     if not os.path.isdir(os.path.join(root, folder)):
         raise FileNotFoundError(f"{root} has no {folder}/ folder: not a PTB-XL copy with {sampling_rate} Hz records")
     codes = get_vocabulary(vocabulary)

@@ -91,8 +91,10 @@ def read_twelve_leads(record_path: str | os.PathLike) -> Tuple[np.ndarray, float
 def resample(signal: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
     """Resample ``(C, N)`` samples from ``from_rate`` to ``to_rate`` Hz along the last axis.
 
-    Uses :func:`scipy.signal.resample_poly` (anti-aliasing FIR filter); the ratio is taken
-    as an exact fraction, e.g. 1000 -> 100 Hz keeps every 10th filtered sample.
+    Uses :func:`scipy.signal.resample_poly` (anti-aliasing FIR filter) with the signal
+    extended linearly beyond its ends, which keeps the first and last samples free of filter
+    transients; the ratio is taken as an exact fraction, e.g. 1000 -> 100 Hz keeps every 10th
+    filtered sample.
     """
     ratio = Fraction(to_rate / from_rate).limit_denominator(1000)
     if ratio == 1:
@@ -101,7 +103,7 @@ def resample(signal: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray
         raise ValueError(f"cannot resample {from_rate} Hz to {to_rate} Hz with a small integer ratio")
     from scipy.signal import resample_poly
 
-    return resample_poly(signal, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+    return resample_poly(signal, ratio.numerator, ratio.denominator, axis=-1, padtype="line").astype(np.float32)
 
 
 def window_starts(total: int, spec: WindowSpec) -> List[int]:
