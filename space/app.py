@@ -570,6 +570,15 @@ def build_demo(loader: Callable = get_model):
     return demo
 
 
+def build_app(concurrency: int = 1, loader: Callable = get_model, max_queue: int = 32):
+    """:func:`build_demo` behind a queue: at most ``concurrency`` generations run at once and
+    up to ``max_queue`` requests wait (later ones are told the queue is full)."""
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+    demo = build_demo(loader)
+    return demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the SSSD-ECG Space locally.")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
@@ -581,8 +590,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.model:
         os.environ["SSSD_ECG_MODEL"] = args.model
     logging.basicConfig(level=logging.INFO)
-    demo = build_demo()
-    demo.queue(default_concurrency_limit=max(1, args.concurrency), max_size=32)
+    demo = build_app(args.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, allowed_paths=[str(OUTPUT_ROOT)])
 
 

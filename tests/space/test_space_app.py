@@ -102,6 +102,21 @@ def test_model_source_order(app, monkeypatch):
         app.resolve_model_source({"SSSD_ECG_DEMO_TINY": "0"})
 
 
+def test_bundled_default_pipeline_is_found_through_sssd_hf(app, monkeypatch, tmp_path):
+    import sssd_hf
+
+    monkeypatch.setattr(sssd_hf, "default_pipeline_path", lambda: str(tmp_path), raising=False)
+    assert app._default_pipeline_folder() is None  # a folder without model_index.json is no pipeline
+    (tmp_path / "model_index.json").write_text("{}")
+    assert app._default_pipeline_folder() == str(tmp_path)
+
+    def missing():
+        raise FileNotFoundError("weights not bundled")
+
+    monkeypatch.setattr(sssd_hf, "default_pipeline_path", missing)
+    assert app._default_pipeline_folder() is None
+
+
 def test_model_is_loaded_once_per_process(fresh_singleton, monkeypatch):
     app = fresh_singleton
     monkeypatch.setenv("SSSD_ECG_DEMO_TINY", "1")
@@ -194,17 +209,17 @@ def test_unconditional_and_guided_models(app, tmp_path):
     assert not info.conditional and not info.supports_guidance
     with pytest.raises(app.SpaceInputError, match="unconditional"):
         app.validate_request(**valid_args(), info=info)
-    request, _ = app.validate_request(**valid_args(statements=[], num_inference_steps=2, num_ecgs=2), info=info)
+    request, _ = app.validate_request(**valid_args(statements=[], num_inference_steps=2, num_ecgs=1), info=info)
     result = app.generate_ecgs(request, plain, info, output_root=tmp_path)
-    assert result.labels == [[], []]
+    assert result.labels == [[]]
 
     guided = make_tiny_pipeline(label_names=("NORM", "AFIB"), learn_null_label=True)
     info = app.model_info(guided, "guided")
     assert info.supports_guidance
-    request, _ = app.validate_request(**valid_args(statements=["AFIB"], guidance_scale=2.5, num_inference_steps=2),
-                                      info=info)
+    request, _ = app.validate_request(**valid_args(statements=["AFIB"], guidance_scale=2.5, num_inference_steps=2,
+                                                   num_ecgs=1), info=info)
     result = app.generate_ecgs(request, guided, info, output_root=tmp_path)
-    assert result.settings["guidance_scale"] == 2.5 and result.ecgs.shape[0] == 2
+    assert result.settings["guidance_scale"] == 2.5 and result.labels == [["AFIB"]]
 
 
 def test_old_output_folders_are_pruned(app, tmp_path):
@@ -275,3 +290,12 @@ def test_page_without_a_model_says_so(app):
     texts = [c.get("props", {}).get("value") for c in demo.config["components"]]
     assert any("No model available" in str(t) and "no bundled default pipeline" in str(t) for t in texts)
     assert "generate" not in _component_labels(demo)
+
+
+def test_app_queue_limits_concurrent_generations(app, tiny_loader):
+    demo = app.build_app(2, tiny_loader)
+    assert demo._queue.default_concurrency_limit == 2 and demo._queue.max_size == 32
+    generate = [fn for fn in demo.fns.values() if fn.name == "generate"]
+    assert len(generate) == 1 and generate[0].concurrency_limit == "default"  # i.e. the queue's limit
+    with pytest.raises(ValueError, match="concurrency"):
+        app.build_app(0, tiny_loader)
