@@ -52,11 +52,11 @@ _CAUCHY_CHUNK = 64
 def _hippo_legs(state_size: int):
     if state_size < 2 or state_size % 2:
         raise ValueError(f"S4 state size must be an even number >= 2, got {state_size}")
-    n = torch.arange(state_size, dtype=torch.float64)
+    n = torch.arange(state_size, dtype=torch.float64, device="cpu")  # cached: never on the meta device
     r = torch.sqrt(2 * n + 1)
     a = -(torch.tril(torch.outer(r, r), diagonal=-1) + torch.diag(n + 1))
     p = torch.sqrt(n + 0.5)
-    skew = a + torch.outer(p, p) + 0.5 * torch.eye(state_size, dtype=torch.float64)
+    skew = a + torch.outer(p, p) + 0.5 * torch.eye(state_size, dtype=torch.float64, device="cpu")
     # skew is real skew-symmetric: -i * skew is Hermitian with real eigenvalues lambda.
     lam, vecs = torch.linalg.eigh(-1j * skew.to(torch.complex128))
     keep = lam > 0
@@ -219,12 +219,19 @@ class S4Kernel(nn.Module):
         self.state_size = state_size
         self.max_length = max_length
         self.channels = channels
+        h, half_n = num_features, state_size // 2
+        if torch.empty(0).device.type == "meta":  # shapes only (e.g. before loading a checkpoint)
+            hippo_legs_nplr(state_size)  # still validates state_size
+            self.C = nn.Parameter(torch.empty(channels, h, half_n, 2))
+            self.register_buffer("log_dt", torch.empty(h))
+            for name in ("w", "B", "P", "Q"):
+                self.register_buffer(name, torch.empty(h, half_n, 2))
+            return
         a, w, p, b, v = hippo_legs_nplr(state_size)
-        h = num_features
         log_dt = torch.empty(h, dtype=torch.float64).uniform_(math.log(dt_min), math.log(dt_max))
         w, p, b = (x.expand(h, -1).clone() for x in (w, p, b))
         q = p.conj()
-        c = torch.randn(channels, h, state_size // 2, dtype=torch.complex128)
+        c = torch.randn(channels, h, half_n, dtype=torch.complex128)
         # Length correction C <- C (I - dA^L): the generating function on the L-th roots of unity
         # then gives exactly the first L taps of the kernel of the original C.
         c = length_corrected_c(c, a, v, torch.exp(log_dt), max_length)
