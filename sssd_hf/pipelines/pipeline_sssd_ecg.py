@@ -226,7 +226,8 @@ class SSSDECGPipeline(DiffusionPipeline):
         shape = (config.in_channels, config.sample_length)
         outputs = []
         chunks = range(0, total, batch_size)
-        steps = num_inference_steps or getattr(self.scheduler.config, "num_train_timesteps", 200)
+        steps = num_inference_steps if num_inference_steps is not None else self.scheduler.config.num_train_timesteps
+        self.scheduler.set_timesteps(steps)  # validates the step count before any work
         with self.progress_bar(total=len(chunks) * steps) as progress:
             for chunk_index, start in enumerate(chunks):
                 stop = min(start + batch_size, total)

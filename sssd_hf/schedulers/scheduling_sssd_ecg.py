@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple, Union
 
 import torch
-from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.configuration_utils import ConfigMixin
 from diffusers.schedulers.scheduling_utils import KarrasDiffusionSchedulers, SchedulerMixin
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
@@ -61,7 +61,6 @@ class SSSDECGScheduler(SchedulerMixin, ConfigMixin):
     _compatibles = [e.name for e in KarrasDiffusionSchedulers]
     order = 1
 
-    @register_to_config
     def __init__(
         self,
         num_train_timesteps: int = 200,
@@ -73,6 +72,13 @@ class SSSDECGScheduler(SchedulerMixin, ConfigMixin):
         clip_sample: bool = False,
         clip_sample_range: float = 1.0,
     ):
+        # Registered explicitly (not with @register_to_config) so that defaults count as set values:
+        # stock schedulers built with from_config(this.config) must inherit T=200, not their own T.
+        self.register_to_config(
+            num_train_timesteps=num_train_timesteps, beta_start=beta_start, beta_end=beta_end,
+            beta_schedule=beta_schedule, variance_type=variance_type, prediction_type=prediction_type,
+            clip_sample=clip_sample, clip_sample_range=clip_sample_range,
+        )
         if beta_schedule != "linear":
             raise ValueError(f"Only the linear beta schedule of SSSD-ECG is supported, got {beta_schedule!r}")
         if variance_type not in ("beta_tilde", "beta"):
@@ -81,7 +87,7 @@ class SSSDECGScheduler(SchedulerMixin, ConfigMixin):
             raise ValueError(f"Only epsilon prediction is supported, got {prediction_type!r}")
         if not 0 < beta_start < beta_end < 1:
             raise ValueError(f"Need 0 < beta_start < beta_end < 1, got {beta_start}, {beta_end}")
-        self.betas = torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float32)
+        self.betas = torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float64)
         self.alphas = 1.0 - self.betas
         self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
         self.init_noise_sigma = 1.0
@@ -111,7 +117,7 @@ class SSSDECGScheduler(SchedulerMixin, ConfigMixin):
 
     def _coefficients(self, t: int, prev_t: int) -> Tuple[float, float, float]:
         abar_t = self.alphas_cumprod[t]
-        abar_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else torch.tensor(1.0)
+        abar_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else torch.tensor(1.0, dtype=torch.float64)
         alpha_t = abar_t / abar_prev
         beta_t = 1 - alpha_t
         if self.config.variance_type == "beta_tilde":
