@@ -3,6 +3,11 @@
 import os
 
 import pytest
+import torch
+
+# Test models are tiny: one thread is as fast, and it avoids OpenMP stalls when other
+# processes share the 2 cores.
+torch.set_num_threads(1)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(REPO_ROOT), "shared")
