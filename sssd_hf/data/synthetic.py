@@ -579,17 +579,30 @@ def _read_privacy_report(path: Optional[str]) -> str:
     with open(path, encoding="utf-8") as f:
         text = f.read().strip()
     if path.endswith(".json"):
-        results = json.loads(text)
-        text = "\n".join(f"- **{key}**: {value}" for key, value in results.items())
+        text = "\n".join(_json_lines(json.loads(text)))
     return text
+
+
+def _json_lines(value, indent: str = "") -> List[str]:
+    """A JSON privacy report as a nested Markdown list."""
+    if not isinstance(value, dict):
+        return [f"{indent}- {value}"]
+    lines = []
+    for key, item in value.items():
+        if isinstance(item, dict):
+            lines += [f"{indent}- **{key}**:"] + _json_lines(item, indent + "  ")
+        else:
+            lines.append(f"{indent}- **{key}**: {item}")
+    return lines
 
 
 # --------------------------------------------------------------------------- entry point
 
 
 def _process_state():
-    """``accelerate.PartialState`` for this process (multi-CPU when launched with ``--cpu`` or
-    when no GPU is present)."""
+    """``accelerate.PartialState`` of this process.  Launched by ``accelerate launch`` or
+    ``torchrun`` it knows its rank; on a machine without GPU (or with ``ACCELERATE_USE_CPU``)
+    the ranks talk over gloo on CPU; a plain ``python`` run is a single process."""
     import torch
     from accelerate import PartialState
 
@@ -640,8 +653,6 @@ def build_synthetic_dataset(
         wfdb_export: also write ``out/wfdb`` in PTB-XL's layout (:func:`export_wfdb`).
         license, pretty_name, training_data, privacy_report, repo_id, card_template: card content.
     """
-    from .. import __version__
-
     selection = selection or Selection()
     if num_inference_steps < 1 or batch_size < 1 or chunk_size < 1 or shard_size < 1:
         raise ValueError("--steps, --batch-size, --chunk-size and --shard-size must be >= 1")
@@ -650,6 +661,8 @@ def build_synthetic_dataset(
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)
     config = pipe.model.config
+    if not getattr(config, "label_names", None):
+        raise ValueError("build-dataset needs a model conditioned on ECG statements; this one is unconditional")
     label_names = list(config.label_names)
     plan, stats = plan_synthetic(like, label_names, selection, seed)
     privacy_text = _read_privacy_report(privacy_report)
@@ -674,19 +687,7 @@ def build_synthetic_dataset(
 
     if state_.is_main_process and existing is None:
         os.makedirs(os.path.join(paths.build, "chunks"), exist_ok=True)
-        _write_state(paths, {
-            "fingerprint": fingerprint, "settings": settings, "complete": False,
-            "model": os.fspath(model) if isinstance(model, (str, os.PathLike)) else getattr(config, "_name_or_path", type(pipe).__name__),
-            "model_digest": settings["model_digest"],
-            "weights": _weight_files(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else [],
-            "pipeline_class": type(pipe).__name__, "sssd_hf_version": __version__,
-            "label_names": label_names, "label_embedding": str(getattr(config, "label_embedding", None)),
-            "generated_leads": list(getattr(config, "generated_leads", STANDARD_LEADS)),
-            "sampling_rate": int(config.sampling_rate), "sample_length": int(config.sample_length),
-            "source_file": os.path.basename(database_path(like)), "source_rows": stats["source_rows"],
-            "skipped_unlabeled": stats["skipped_unlabeled"], "num_records": len(plan),
-            "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        })
+        _write_state(paths, _new_state(model, pipe, like, settings, fingerprint, stats, len(plan)))
     state_.wait_for_everyone()
 
     mine = pending[state_.process_index :: state_.num_processes]
@@ -718,6 +719,29 @@ def write_card(out: str, state: Mapping, plan, features, license: str, repo_id: 
     metadata = card_metadata(features, state["split_rows"], state["split_bytes"], DATA_DIR, license, state["pretty_name"])
     card = render_dataset_card(metadata, _card_variables(state, state["split_rows"], plan, repo_id), card_template)
     atomic_write_text(os.path.join(out, "README.md"), card)
+
+
+def _new_state(model, pipe, like, settings, fingerprint, stats, num_records) -> Dict:
+    """The ``build.json`` of a new build: settings plus the provenance the card reports."""
+    from .. import __version__
+
+    config = pipe.model.config
+    local = isinstance(model, (str, os.PathLike)) and os.path.isdir(model)
+    if isinstance(model, (str, os.PathLike)):  # a Hub id as given; a local folder by name only (no private paths)
+        name = os.path.basename(os.path.abspath(model)) if local else os.fspath(model)
+    else:
+        name = f"in-memory {type(pipe).__name__}"
+    return {
+        "fingerprint": fingerprint, "settings": settings, "complete": False,
+        "model": name, "model_digest": settings["model_digest"], "weights": _weight_files(os.fspath(model)) if local else [],
+        "pipeline_class": type(pipe).__name__, "sssd_hf_version": __version__,
+        "label_names": list(config.label_names), "label_embedding": str(getattr(config, "label_embedding", None)),
+        "generated_leads": list(getattr(config, "generated_leads", STANDARD_LEADS)),
+        "sampling_rate": int(config.sampling_rate), "sample_length": int(config.sample_length),
+        "source_file": os.path.basename(database_path(like)), "source_rows": stats["source_rows"],
+        "skipped_unlabeled": stats["skipped_unlabeled"], "num_records": num_records,
+        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 def _write_state(paths: _Paths, state: Mapping) -> None:

@@ -68,12 +68,12 @@ def test_load_dataset_gives_the_planned_ecgs(reference, subset_csv):
     assert sorted(rows) == list(range(1, len(rows) + 1))
     sources = [s for s in metadata.index if map_to_vocabulary(metadata.loc[s, "statements"], TINY_LABELS)][:16]
     assert sorted({r[1] for r in rows.values()}) == sources
-    for split, source, copy, labels, signal in rows.values():
+    for split, source, copy, labels, ecg in rows.values():
         codes = [TINY_LABELS[i] for i in labels]
         assert codes == map_to_vocabulary(metadata.loc[source, "statements"], TINY_LABELS)
         assert split == {9: "validation", 10: "test"}.get(metadata.loc[source, "strat_fold"], "train")
         assert copy in ((0, 1) if "AFIB" in codes else (0,))
-        assert signal.shape == (12, 1000) and np.isfinite(signal).all() and signal.std() > 0
+        assert ecg.shape == (12, 1000) and np.isfinite(ecg).all() and ecg.std() > 0
     afib_sources = {r[1] for r in rows.values() if TINY_LABELS.index("AFIB") in r[3]}
     assert len(rows) == 16 + len(afib_sources) and afib_sources
     assert not os.path.exists(os.path.join(reference, ".build", "chunks"))  # merged and cleaned up
@@ -130,8 +130,12 @@ def test_interrupted_build_resumes_where_it_stopped(reference, tiny_pipeline_dir
     assert not (out / "README.md").exists() and not (out / "data").exists()
     monkeypatch.setattr(synthetic, "_write_chunk", real_write)
     monkeypatch.setattr(synthetic, "_generate_chunk", recording)
-    assert main(_build_args(tiny_pipeline_dir, subset_csv, out, 8, 3)) == 0
+    assert main(_build_args(tiny_pipeline_dir, subset_csv, out, 8, 3, "--shard-size", "3")) == 0
     rows = _signals(out)
+    shards = sorted(os.listdir(out / "data"))
+    train_rows = sum(1 for r in rows.values() if r[0] == "train")
+    assert [n for n in shards if n.startswith("train-")] == [f"train-{i:05d}-of-{-(-train_rows // 3):05d}.parquet"
+                                                             for i in range(-(-train_rows // 3))]
     assert generated == list(range(7, len(rows) + 1))  # chunks 0 and 1 (ecg_id 1-6) were not generated again
     _assert_same_ecgs(rows, _signals(reference))
 
@@ -140,7 +144,7 @@ def test_interrupted_build_resumes_where_it_stopped(reference, tiny_pipeline_dir
 def test_killed_build_resumes_without_duplicates_or_gaps(reference, tiny_pipeline_dir, subset_csv, tmp_path):
     out = tmp_path / "synthetic"
     args = _build_args(tiny_pipeline_dir, subset_csv, out, 12, 1)
-    process = subprocess.Popen([sys.executable, "-m", "sssd_hf.cli", *args], cwd=REPO_ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "sssd_hf.cli", *args], cwd=REPO_ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     chunks = out / ".build" / "chunks"
     deadline = time.time() + 120
@@ -177,7 +181,7 @@ def test_two_processes_generate_disjoint_shards(reference, tiny_pipeline_dir, su
     ranks = [subprocess.Popen(command, cwd=REPO_ROOT, env=dict(common, RANK=str(r), LOCAL_RANK=str(r)),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
     outputs = [rank.communicate(timeout=300) for rank in ranks]
-    for rank, (stdout, stderr) in zip(ranks, outputs):
+    for rank, (_, stderr) in zip(ranks, outputs):
         assert rank.returncode == 0, stderr[-3000:]
     counts = [int(out_.split("generated ")[1].split()[0]) for out_, _ in outputs]
     assert [f"process {r}/2" in outputs[r][0] for r in (0, 1)] == [True, True]

@@ -65,3 +65,10 @@ def test_bad_options_name_the_problem(subset_csv):
         plan_synthetic(subset_csv, LABELS, Selection(splits=["dev"]))
     with pytest.raises(ValueError, match="No record"):
         plan_synthetic(subset_csv, ("PACE",), Selection(splits=["test"], subset=["PACE"], min_likelihood=101))
+
+
+def test_like_accepts_a_ptbxl_folder(ptbxl_root):
+    from_folder, stats = plan_synthetic(ptbxl_root, LABELS, Selection())
+    metadata = read_database(ptbxl_root)
+    assert stats["source_rows"] == len(metadata) == 12
+    assert {p.source_ecg_id for p in from_folder} <= set(metadata["ecg_id"])
