@@ -1,6 +1,7 @@
 """The dataset card (``README.md``) of a synthetic ECG dataset folder.
 
-The text comes from the Jinja template ``dataset_card/template.md`` at the repository root;
+The text comes from the Jinja template ``dataset_card/template.md`` at the repository root
+(or the copy installed under ``<prefix>/share/sssd-hf/``, or any template given explicitly);
 the YAML header (license, task categories, size category, ``configs`` with the data files of
 each split, ``dataset_info`` with the features and split sizes) is built here from the data
 actually written, so that the Hub and ``datasets.load_dataset`` see exactly what is there.
@@ -9,11 +10,14 @@ actually written, so that the Hub and ``datasets.load_dataset`` see exactly what
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence
 
-#: Where the card template lives in a source checkout.
+#: Where the card template lives in a source checkout, and where an installed wheel may put it
+#: (``[tool.setuptools] data-files`` -> ``<prefix>/share/sssd-hf/dataset_card/template.md``).
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "dataset_card" / "template.md"
+INSTALLED_TEMPLATE_PATH = Path(sys.prefix) / "share" / "sssd-hf" / "dataset_card" / "template.md"
 
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                     (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))  # fmt: skip
@@ -65,6 +69,17 @@ def card_metadata(
     return data
 
 
+def resolve_template(template_path: Optional[str | os.PathLike] = None) -> Path:
+    """The card template to use; ``FileNotFoundError`` when there is none."""
+    if template_path is not None:
+        path = Path(template_path)
+    else:
+        path = next((p for p in (TEMPLATE_PATH, INSTALLED_TEMPLATE_PATH) if p.is_file()), TEMPLATE_PATH)
+    if not path.is_file():
+        raise FileNotFoundError(f"Dataset card template not found: {path} (pass card_template= / --card-template)")
+    return path
+
+
 def render_dataset_card(metadata, variables: Mapping, template_path: Optional[str | os.PathLike] = None) -> str:
     """Render the card template with ``metadata`` (``DatasetCardData``) as YAML header.
 
@@ -74,9 +89,7 @@ def render_dataset_card(metadata, variables: Mapping, template_path: Optional[st
     import jinja2
     from huggingface_hub import DatasetCard
 
-    path = Path(template_path) if template_path is not None else TEMPLATE_PATH
-    if not path.is_file():
-        raise FileNotFoundError(f"Dataset card template not found: {path} (pass card_template= / --card-template)")
+    path = resolve_template(template_path)
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     text = environment.from_string(path.read_text(encoding="utf-8")).render(card_data=metadata.to_yaml(), **variables)
     DatasetCard(text)  # parses the YAML header: fails here rather than on the Hub

@@ -42,7 +42,7 @@ import numpy as np
 from ..leads import STANDARD_LEADS
 from ..utils import atomic_path, atomic_write_text
 from ..vocabulary import STATEMENTS_BY_CODE, describe, validate_codes
-from .card import card_metadata, describe_splits, render_dataset_card
+from .card import card_metadata, describe_splits, render_dataset_card, resolve_template
 from .features import labels_feature, signal_feature
 from .labels import map_to_vocabulary
 from .ptbxl_layout import (
@@ -666,6 +666,7 @@ def build_synthetic_dataset(
     label_names = list(config.label_names)
     plan, stats = plan_synthetic(like, label_names, selection, seed)
     privacy_text = _read_privacy_report(privacy_report)
+    resolve_template(card_template)  # fail before generating, not after
 
     settings = {
         "format": BUILD_FORMAT_VERSION,

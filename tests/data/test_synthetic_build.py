@@ -221,3 +221,20 @@ def test_unusable_inputs(tiny_pipeline_dir, subset_csv, tmp_path, capsys):
     assert "PTB-XL metadata not found" in capsys.readouterr().err
     assert main(_build_args(str(tmp_path / "no-model"), subset_csv, tmp_path / "o3")) == 2
     assert "no-model" in capsys.readouterr().err
+    assert main(_build_args(tiny_pipeline_dir, subset_csv, tmp_path / "o4", 16, 4, "--card-template", str(tmp_path / "t.md"))) == 2
+    assert "Dataset card template not found" in capsys.readouterr().err
+    assert main(_build_args(tiny_pipeline_dir, subset_csv, tmp_path / "o5", 16, 4, "--privacy-report", str(tmp_path / "p.json"))) == 2
+    assert "--privacy-report file not found" in capsys.readouterr().err
+    assert not (tmp_path / "o4").exists() and not (tmp_path / "o5").exists()  # refused before writing anything
+
+
+def test_privacy_report_and_card_options_update_a_finished_build(reference, tiny_pipeline_dir, subset_csv, tmp_path):
+    report = tmp_path / "privacy.json"
+    report.write_text('{"dcr_synthetic_median": 1.23, "membership_inference": {"auc": 0.51}}')
+    args = _build_args(tiny_pipeline_dir, subset_csv, reference, 16, 4, "--privacy-report", str(report),
+                       "--training-data", "PTB-XL folds 1-8", "--license", "cc-by-sa-4.0")
+    assert main(args) == 0
+    card = DatasetCard.load(os.path.join(reference, "README.md"))
+    assert card.data.license == "cc-by-sa-4.0"
+    assert "- **dcr_synthetic_median**: 1.23" in card.text and "  - **auc**: 0.51" in card.text
+    assert "**Training data of the model:** PTB-XL folds 1-8" in card.text
