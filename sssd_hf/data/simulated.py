@@ -1,0 +1,251 @@
+"""A labeled 12-lead ECG corpus simulated with NeuroKit2, in the layout of the PTB-XL datasets.
+
+PTB-XL cannot be downloaded everywhere, yet the package ships a small default pipeline so that
+``sssd-ecg generate`` works out of the box.  That model is trained on this corpus: ECGs from
+NeuroKit2's ECGSYN-based 12-lead simulator (McSharry et al. 2003; ``nk.ecg_simulate(...,
+method="multileads")``) labeled with the three PTB-XL rhythm statements whose meaning the simulator
+honours exactly, because they are defined by the heart rate alone:
+
+========  ======================  ===============  =====================================
+code      statement               definition       simulated heart rate (uniform, bpm)
+========  ======================  ===============  =====================================
+SBRAD     sinus bradycardia       < 60 bpm         42 - 56
+SR        sinus rhythm            60 - 100 bpm     64 - 96
+STACH     sinus tachycardia       > 100 bpm        106 - 150
+========  ======================  ===============  =====================================
+
+The simulated rates keep a margin of at least 4 bpm from the definitions' boundaries so that the
+simulator's beat-to-beat variability (1 bpm standard deviation) never crosses them.
+
+Each record is simulated for ``seconds + 3`` seconds directly at the target sampling rate, and a
+window of ``seconds`` starting at a random offset is kept, so the first beat does not always sit
+at the same place.  The simulator draws every lead independently (each scaled to -0.4..1.2 mV),
+so its limb leads do not obey Einthoven's law; we keep its leads I, II and V1-V6 and derive III,
+aVR, aVL and aVF from I and II (:func:`sssd_hf.leads.derive_twelve_leads`), which makes every
+record a consistent 12-lead ECG in millivolts.
+
+The result is a ``datasets.DatasetDict`` with exactly the features of :func:`sssd_hf.data.ptbxl_features`
+(``signal`` float32 ``(12, L)`` mV in standard lead order, ``labels`` a sequence of statement
+indices into ``("SBRAD", "SR", "STACH")``, ``strat_fold`` 1-10 with train = folds 1-8, validation = 9,
+test = 10; ``age`` and ``sex`` are empty), so the training script reads it like PTB-XL::
+
+    python -m sssd_hf.data.simulated --out data/simulated-rhythms --per-statement 300 --workers 2
+
+Generating one record takes about 2 s of one CPU core (the simulator integrates an ODE per lead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..leads import STANDARD_LEADS, derive_twelve_leads
+
+logger = logging.getLogger(__name__)
+
+#: Statement -> (lowest, highest) heart rate in bpm that the statement allows (its definition).
+RATE_DEFINITIONS: Dict[str, Tuple[float, float]] = {
+    "SBRAD": (0.0, 60.0),
+    "SR": (60.0, 100.0),
+    "STACH": (100.0, math.inf),
+}
+#: Statement -> (lowest, highest) heart rate in bpm drawn (uniformly) when simulating it.
+SIMULATED_RATES: Dict[str, Tuple[float, float]] = {
+    "SBRAD": (42.0, 56.0),
+    "SR": (64.0, 96.0),
+    "STACH": (106.0, 150.0),
+}
+#: The statement vocabulary of the simulated corpus, in label-index order.
+SIMULATED_STATEMENTS: Tuple[str, ...] = tuple(SIMULATED_RATES)
+#: The simulator's leads that are kept; the other four limb leads are derived from I and II.
+_KEPT_LEADS: Tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+_MARGIN_SECONDS = 3.0
+_NUM_FOLDS = 10
+
+
+@dataclass(frozen=True)
+class SimulatedRecord:
+    """The recipe of one simulated ECG (enough to regenerate it exactly).
+
+    Attributes:
+        ecg_id: 1-based record id.
+        statement: its statement code (one of :data:`SIMULATED_STATEMENTS`).
+        heart_rate: mean heart rate in bpm given to the simulator.
+        seed: seed of the simulator and of the window offset.
+        strat_fold: fold 1-10 (train 1-8, validation 9, test 10).
+    """
+
+    ecg_id: int
+    statement: str
+    heart_rate: float
+    seed: int
+    strat_fold: int
+
+
+def rate_in_definition(statement: str, heart_rate: float) -> bool:
+    """Whether ``heart_rate`` (bpm) lies in the range that defines ``statement`` (SBRAD/SR/STACH)."""
+    if statement not in RATE_DEFINITIONS:
+        raise ValueError(f"Unknown simulated statement {statement!r}; valid: {', '.join(RATE_DEFINITIONS)}")
+    low, high = RATE_DEFINITIONS[statement]
+    return low <= heart_rate < high if statement != "SR" else low <= heart_rate <= high
+
+
+def simulate_ecg(heart_rate: float, seed: int, sampling_rate: int = 100, seconds: float = 10.0, noise: float = 0.01) -> np.ndarray:
+    """One simulated 12-lead ECG.
+
+    Args:
+        heart_rate: mean heart rate in bpm.
+        seed: seeds the simulator (RR process, noise) and the window offset.
+        sampling_rate: Hz.
+        seconds: length of the returned window.
+        noise: amplitude of NeuroKit2's additive noise (mV).
+
+    Returns:
+        ``(12, round(seconds * sampling_rate))`` float32 array in millivolts, leads in
+        :data:`sssd_hf.leads.STANDARD_LEADS` order (III, aVR, aVL, aVF derived from I and II).
+    """
+    import neurokit2 as nk
+
+    if not 20 <= heart_rate <= 250:
+        raise ValueError(f"heart_rate must be between 20 and 250 bpm, got {heart_rate}")
+    length = int(round(seconds * sampling_rate))
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = nk.ecg_simulate(
+            duration=seconds + _MARGIN_SECONDS,
+            sampling_rate=sampling_rate,
+            heart_rate=heart_rate,
+            noise=noise,
+            method="multileads",
+            random_state=int(rng.integers(2**31 - 1)),
+        )
+    kept = frame[list(_KEPT_LEADS)].to_numpy(dtype=np.float64).T  # (8, L + margin)
+    offset = int(rng.integers(0, kept.shape[1] - length + 1))
+    window = kept[:, offset : offset + length]
+    if window.shape[1] != length or not np.isfinite(window).all():
+        raise RuntimeError(f"NeuroKit2 returned an unusable signal for heart_rate={heart_rate}, seed={seed}")
+    return derive_twelve_leads(window, _KEPT_LEADS).astype(np.float32)
+
+
+def plan_records(per_statement: int, seed: int = 0, statements: Sequence[str] = SIMULATED_STATEMENTS) -> List[SimulatedRecord]:
+    """``per_statement`` records for each statement, with heart rates, seeds and folds.
+
+    Statements are interleaved (SBRAD, SR, STACH, SBRAD, ...) and folds assigned round robin
+    within each statement, so every split holds every statement in equal shares.
+    """
+    if per_statement < 1:
+        raise ValueError(f"per_statement must be at least 1, got {per_statement}")
+    unknown = [s for s in statements if s not in SIMULATED_RATES]
+    if unknown:
+        raise ValueError(f"The simulator cannot produce statement(s) {unknown}; valid: {', '.join(SIMULATED_RATES)}")
+    rng = np.random.default_rng(seed)
+    records = []
+    for i in range(per_statement):
+        for statement in statements:
+            low, high = SIMULATED_RATES[statement]
+            records.append(
+                SimulatedRecord(
+                    ecg_id=len(records) + 1,
+                    statement=statement,
+                    heart_rate=round(float(rng.uniform(low, high)), 2),
+                    seed=int(rng.integers(2**31 - 1)),
+                    strat_fold=i % _NUM_FOLDS + 1,
+                )
+            )
+    return records
+
+
+def _simulate_record(args: Tuple[SimulatedRecord, int, float]) -> np.ndarray:
+    record, sampling_rate, seconds = args
+    return simulate_ecg(record.heart_rate, record.seed, sampling_rate, seconds)
+
+
+def simulate_signals(records: Sequence[SimulatedRecord], sampling_rate: int = 100, seconds: float = 10.0, workers: int = 1) -> np.ndarray:
+    """Simulate ``records`` (in parallel over ``workers`` processes); ``(N, 12, L)`` float32 mV.
+
+    The result does not depend on ``workers``: each record carries its own seed."""
+    jobs = [(r, sampling_rate, seconds) for r in records]
+    start = time.time()
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            signals = list(pool.map(_simulate_record, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+    else:
+        signals = [_simulate_record(job) for job in jobs]
+    logger.info("simulated %d ECGs in %.0f s", len(jobs), time.time() - start)
+    return np.stack(signals) if signals else np.zeros((0, 12, int(round(seconds * sampling_rate))), np.float32)
+
+
+def make_simulated_dataset(per_statement: int = 300, seed: int = 0, sampling_rate: int = 100, seconds: float = 10.0, workers: int = 1):
+    """The simulated corpus as a ``datasets.DatasetDict`` (train / validation / test).
+
+    Args:
+        per_statement: records per statement (the splits get 80 / 10 / 10 % of them).
+        seed: seeds the plan (heart rates, per-record seeds); same seed, same corpus.
+        sampling_rate: Hz; seconds: record length.
+        workers: processes used for the simulation.
+    """
+    from datasets import Dataset, DatasetDict
+
+    from .ptbxl import ptbxl_features
+    from .ptbxl_layout import FOLD_SPLITS, split_of_fold
+
+    records = plan_records(per_statement, seed)
+    signals = simulate_signals(records, sampling_rate, seconds, workers)
+    features = ptbxl_features(SIMULATED_STATEMENTS, signals.shape[-1])
+    label_index = {code: i for i, code in enumerate(SIMULATED_STATEMENTS)}
+    rows: Dict[str, Dict[str, list]] = {split: {name: [] for name in features} for split in FOLD_SPLITS}
+    for record, signal in zip(records, signals):
+        row = rows[split_of_fold(record.strat_fold)]
+        row["ecg_id"].append(record.ecg_id)
+        row["patient_id"].append(record.ecg_id)
+        row["signal"].append(signal)
+        row["labels"].append([label_index[record.statement]])
+        row["age"].append(None)
+        row["sex"].append(None)
+        row["strat_fold"].append(record.strat_fold)
+    return DatasetDict({split: Dataset.from_dict(columns, features=features) for split, columns in rows.items() if columns["ecg_id"]})
+
+
+def save_simulated_dataset(out: str | os.PathLike, **kwargs) -> str:
+    """Build :func:`make_simulated_dataset` and ``save_to_disk`` it atomically at ``out``."""
+    from ..utils import atomic_path
+
+    dataset = make_simulated_dataset(**kwargs)
+    out = os.fspath(out)
+    if os.path.exists(out):
+        raise FileExistsError(f"{out} already exists; choose another --out or remove it")
+    with atomic_path(out) as tmp:
+        dataset.save_to_disk(tmp)
+    return out
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="folder for the DatasetDict (save_to_disk layout); must not exist")
+    parser.add_argument("--per-statement", type=int, default=300, help="records per statement (default 300)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sampling-rate", type=int, default=100, help="Hz (default 100)")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1, help="simulation processes (default 1)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    save_simulated_dataset(
+        args.out, per_statement=args.per_statement, seed=args.seed, sampling_rate=args.sampling_rate,
+        seconds=args.seconds, workers=args.workers,
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
