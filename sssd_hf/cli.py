@@ -4,7 +4,7 @@ Each sub-command lives next to the code it drives and registers itself through a
 ``add_parser(subparsers)`` function; this module only collects them:
 
 - ``generate``       (:mod:`sssd_hf.generate_cli`)   ECGs from a pipeline to WFDB / NumPy / CSV
-- ``convert-ptbxl``, ``build-dataset`` (:mod:`sssd_hf.data.cli`)
+- ``convert-ptbxl``, ``convert-wfdb``, ``build-dataset`` (:mod:`sssd_hf.data.cli`)
 - ``evaluate``       (:mod:`sssd_hf.evaluation.cli`)
 """
 
