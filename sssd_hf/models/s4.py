@@ -325,7 +325,8 @@ class BidirectionalS4(nn.Module):
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         length = u.shape[-1]
         spectrum = self.bidirectional_kernel_spectrum(length)
-        y = torch.fft.irfft(torch.fft.rfft(u.float(), n=2 * length) * spectrum, n=2 * length)[..., :length]
+        u_fft = u if u.dtype in (torch.float32, torch.float64) else u.float()  # no half-precision FFTs
+        y = torch.fft.irfft(torch.fft.rfft(u_fft, n=2 * length) * spectrum, n=2 * length)[..., :length]
         y = y.to(u.dtype) + u * self.D[:, None].to(u.dtype)
         y = self.output_proj(self.dropout(F.gelu(y)))
         y = self.dropout(y) + u

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
+import torch.nn.utils.parametrize  # noqa: F401 - torch.nn.utils.parametrize.cached
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
@@ -226,9 +227,12 @@ class SSSDECGPipeline(DiffusionPipeline):
         shape = (config.in_channels, config.sample_length)
         outputs = []
         chunks = range(0, total, batch_size)
+        # Weight-normed convs recompute g * v / ||v|| on every call unless cached; the S4 layers
+        # cache their kernels themselves.
+        weight_cache = torch.nn.utils.parametrize.cached()
         steps = num_inference_steps if num_inference_steps is not None else self.scheduler.config.num_train_timesteps
         self.scheduler.set_timesteps(steps)  # validates the step count before any work
-        with self.progress_bar(total=len(chunks) * steps) as progress:
+        with self.progress_bar(total=len(chunks) * steps) as progress, weight_cache:
             for chunk_index, start in enumerate(chunks):
                 stop = min(start + batch_size, total)
                 chunk_generator = generator[start:stop] if isinstance(generator, list) else generator
