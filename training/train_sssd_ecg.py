@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import List, Optional
 
@@ -37,7 +38,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"pipeline saved to {pipeline_dir}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"pipeline saved to {pipeline_dir}")
     return 0
 
 

@@ -132,12 +132,12 @@ class TrainConfig:
 FIELD_NAMES: Tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
-def model_parameter_names() -> Tuple[str, ...]:
-    """Keyword arguments accepted by :class:`sssd_hf.SSSDECGModel`."""
+def model_defaults() -> Dict[str, Any]:
+    """Keyword arguments accepted by :class:`sssd_hf.SSSDECGModel` and their defaults."""
     from ..models.modeling_sssd_ecg import SSSDECGModel
 
     params = inspect.signature(SSSDECGModel.__init__).parameters
-    return tuple(name for name in params if name != "self")
+    return {name: p.default for name, p in params.items() if name != "self"}
 
 
 def _unknown_key_error(key: str, valid: Sequence[str], where: str) -> ConfigError:
@@ -200,7 +200,8 @@ def _parse_override_value(text: str) -> Any:
 
 
 def parse_overrides(args: Sequence[str]) -> Dict[str, Any]:
-    """``["--lr", "1e-4", "--model.channels=64"]`` -> ``{"lr": "1e-4"->parsed, "model.channels": 64}``."""
+    """``["--learning_rate", "1e-4", "--model.channels=64"]`` ->
+    ``{"learning_rate": "1e-4", "model.channels": 64}`` (values parsed as YAML, types checked later)."""
     overrides: Dict[str, Any] = {}
     i = 0
     while i < len(args):
@@ -251,10 +252,13 @@ def validate_config(config: TrainConfig) -> None:
     """Raise :class:`ConfigError` for settings that cannot work together."""
     if not config.dataset:
         raise ConfigError("No dataset given: set 'dataset' in the config or pass --dataset PATH")
-    valid_model_keys = model_parameter_names()
-    for key in config.model:
-        if key not in valid_model_keys:
-            raise _unknown_key_error(key, valid_model_keys, "model")
+    defaults = model_defaults()
+    for key, value in list(config.model.items()):
+        if key not in defaults:
+            raise _unknown_key_error(key, tuple(defaults), "model")
+        default = defaults[key]
+        if isinstance(default, (bool, int, float)) and value is not None:  # "1e-4" from YAML or the CLI
+            config.model[key] = _coerce(f"model.{key}", value, type(default))
     for key in config.model_card:
         if key not in MODEL_CARD_KEYS:
             raise _unknown_key_error(key, MODEL_CARD_KEYS, "model_card")

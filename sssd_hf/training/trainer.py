@@ -109,9 +109,10 @@ class Trainer:
 
         self.config = config
         self.command = launch_command(argv)
-        handlers = []
-        if config.model.get("learn_null_label") and config.condition_dropout == 0:
-            handlers.append(DistributedDataParallelKwargs(find_unused_parameters=True))
+        dataset = load_ecg_dataset(config.dataset)  # bad paths fail before any process group starts
+        # The last residual block's residual projection feeds nothing (only its skip output is
+        # used), and the null condition is unused without condition dropout: DDP must allow that.
+        handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)]
         self.accelerator = Accelerator(
             mixed_precision=config.mixed_precision,
             log_with=None if config.log_with == "none" else config.log_with,
@@ -122,7 +123,6 @@ class Trainer:
         set_seed(config.seed)  # identical initial weights on every process
         self.rank, self.world = acc.process_index, acc.num_processes
 
-        dataset = load_ecg_dataset(config.dataset)
         for name in filter(None, (config.train_split, config.validation_split)):
             if name not in dataset:
                 raise ConfigError(f"Split {name!r} is not in the dataset {config.dataset} (splits: {list(dataset)})")
