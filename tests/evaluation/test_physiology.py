@@ -1,0 +1,91 @@
+"""NeuroKit2 fiducial measurements and real-vs-synthetic distribution distances."""
+
+import numpy as np
+import pytest
+
+from sssd_hf.evaluation.data import ECGSet
+from sssd_hf.leads import STANDARD_LEADS
+from sssd_hf.evaluation.physiology import (
+    compare_measurements,
+    distribution_distance,
+    failure_summary,
+    measure_record,
+    measure_records,
+    summarize_distances,
+)
+
+from .conftest import LABEL_NAMES, SAMPLING_RATE
+
+
+@pytest.fixture(scope="module")
+def measured(real_train, real_test, noise):
+    subset = lambda s: s.subset(np.r_[0:5, 8:13, 16:21] if len(s) == 24 else np.r_[0:5, 12:17, 24:29])  # noqa: E731
+    sets = {"train": subset(real_train), "test": subset(real_test), "noise": subset(noise)}
+    return sets, {name: measure_records(s) for name, s in sets.items()}
+
+
+def test_measurements_of_simulated_ecgs_are_physiological(real_test):
+    for index, expected_rate in ((0, 50), (10, 72), (20, 115)):
+        row = measure_record(real_test.signal[index], SAMPLING_RATE, real_test.lead_names)
+        assert row["status"] == "ok", row["error"]
+        assert row["heart_rate"] == pytest.approx(expected_rate, abs=10)
+        assert 60 <= row["qrs_duration"] <= 200
+        assert 250 <= row["qt_interval"] <= 550
+        assert 80 <= row["pr_interval"] <= 300
+        assert row["r_amplitude_II"] > 0.5 and row["r_amplitude_aVR"] < row["r_amplitude_II"]
+        assert row["qtc_bazett"] == pytest.approx(row["qt_interval"] / np.sqrt(60.0 / row["heart_rate"]), rel=1e-6)
+
+
+def test_real_vs_real_is_closer_than_real_vs_noise(measured):
+    sets, tables = measured
+    same = compare_measurements(tables["test"], tables["train"], sets["test"], sets["train"], ["SBRAD", "STACH"], min_records=3)
+    noise = compare_measurements(tables["test"], tables["noise"], sets["test"], sets["noise"], ["SBRAD", "STACH"], min_records=3)
+    real_ks = summarize_distances(same)["mean_ks_statistic"]
+    noise_ks = summarize_distances(noise)["mean_ks_statistic"]
+    assert real_ks < 0.5 < noise_ks
+    assert same["groups"]["all"]["heart_rate"]["wasserstein_iqr"] < 0.5
+    assert noise["groups"]["all"]["heart_rate"]["wasserstein"] > 3 * same["groups"]["all"]["heart_rate"]["wasserstein"]
+    assert set(same["groups"]) == {"all", "SBRAD", "STACH"}
+    assert same["groups"]["STACH"]["heart_rate"]["n_real"] == 5
+
+
+def test_identical_inputs_have_zero_distance(measured):
+    sets, tables = measured
+    comparison = compare_measurements(tables["test"], tables["test"], sets["test"], sets["test"], ["NORM"], min_records=3)
+    for group in comparison["groups"].values():
+        for d in group.values():
+            if d["wasserstein"] is not None:
+                assert d["wasserstein"] == 0.0 and d["ks_statistic"] == 0.0
+
+
+def test_failures_are_counted_not_dropped():
+    rng = np.random.default_rng(0)
+    signal = np.zeros((3, 12, 1000), np.float32)
+    signal[1] = 0.2  # flat line with an offset
+    signal[2] = rng.normal(0, 1e-4, (12, 1000))
+    ecgs = ECGSet(signal, np.zeros((3, len(LABEL_NAMES))), LABEL_NAMES, SAMPLING_RATE, name="flat")
+    table = measure_records(ecgs)
+    assert len(table) == 3
+    summary = failure_summary(table)
+    assert summary["n_records"] == 3
+    assert summary["status"]["ok"] < 3 and sum(summary["status"].values()) == 3
+    failed = table[table["status"] != "ok"]
+    assert (failed["error"] != "").all()
+    assert summary["missing"]["qt_interval"] >= len(failed)
+
+
+def test_small_groups_are_skipped_with_a_reason(measured):
+    sets, tables = measured
+    out = compare_measurements(tables["test"], tables["train"], sets["test"], sets["train"], ["STACH", "AFIB"], min_records=6)
+    assert "STACH" in out["skipped"] and "AFIB" in out["skipped"] and set(out["groups"]) == {"all"}
+
+
+def test_distribution_distance_edge_cases():
+    assert distribution_distance([1.0], [2.0, 3.0])["wasserstein"] is None
+    d = distribution_distance([1.0, 2.0, np.nan, 3.0], [11.0, 12.0, 13.0])
+    assert d["n_real"] == 3 and d["wasserstein"] == pytest.approx(10.0) and d["ks_statistic"] == 1.0
+
+
+def test_bad_delineation_lead():
+    with pytest.raises(ValueError, match="delineation lead 'X'"):
+        measure_record(np.zeros((12, 100)), 100, STANDARD_LEADS, delineation_lead="X")
