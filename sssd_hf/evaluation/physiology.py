@@ -117,7 +117,7 @@ def measure_record(
             row.update(status="no_r_peaks", error=row["error"] or f"{peaks.size} R peak(s) found")
             return row
         rr = np.diff(peaks) * 1000.0 / sampling_rate
-        row["heart_rate"] = 60000.0 / rr.mean()
+        row["heart_rate"] = float(60000.0 / rr.mean())
         row["rr_sdnn"] = float(rr.std(ddof=1))
         row["rr_rmssd"] = float(np.sqrt(np.mean(np.diff(rr) ** 2))) if rr.size > 1 else float("nan")
         for lead_name, value in zip(lead_names, _r_amplitudes(signal.astype(np.float64), peaks, sampling_rate)):
@@ -130,7 +130,7 @@ def measure_record(
     row["pr_interval"] = _median_interval(waves.get("ECG_P_Onsets", []), waves.get("ECG_R_Onsets", []), sampling_rate)
     row["qrs_duration"] = _median_interval(waves.get("ECG_R_Onsets", []), waves.get("ECG_R_Offsets", []), sampling_rate)
     row["qt_interval"] = _median_interval(waves.get("ECG_R_Onsets", []), waves.get("ECG_T_Offsets", []), sampling_rate)
-    row["qtc_bazett"] = row["qt_interval"] / np.sqrt(rr.mean() / 1000.0)
+    row["qtc_bazett"] = float(row["qt_interval"] / np.sqrt(rr.mean() / 1000.0))
     return row
 
 

@@ -8,7 +8,6 @@ normal sinus rhythm (NORM + SR, ~72 bpm) and sinus tachycardia (STACH, ~115 bpm)
 
 from __future__ import annotations
 
-import os
 import signal
 import warnings
 
@@ -114,12 +113,3 @@ def noise(real_test) -> ECGSet:
     std = real_test.signal.std(axis=(0, 2))[None, :, None]
     return ECGSet(rng.normal(0, 1, real_test.signal.shape).astype(np.float32) * std, real_test.labels, LABEL_NAMES,
                   SAMPLING_RATE, name="noise")
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> str:
-    """``<repo>/../shared/data`` (real PTB-XL metadata); tests that need it skip when it is absent."""
-    path = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data"))
-    if not os.path.isdir(path):
-        pytest.skip(f"shared test data not found at {path}")
-    return path

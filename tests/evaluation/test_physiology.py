@@ -89,3 +89,29 @@ def test_distribution_distance_edge_cases():
 def test_bad_delineation_lead():
     with pytest.raises(ValueError, match="delineation lead 'X'"):
         measure_record(np.zeros((12, 100)), 100, STANDARD_LEADS, delineation_lead="X")
+
+
+def test_parallel_measurement_matches_sequential(real_test):
+    subset = real_test.subset([0, 9, 18])
+    sequential = measure_records(subset)
+    parallel = measure_records(subset, num_workers=2, chunk_size=1)
+    assert sequential.equals(parallel)
+
+
+def test_real_ptb_record(tmp_path):
+    """The real 1000 Hz PTB record (lower-case lead names), resampled to 100 Hz."""
+    from scipy.signal import resample_poly
+
+    from sssd_hf.data.wfdb_io import read_wfdb_record
+    from sssd_hf.leads import canonical_lead_name
+
+    from ..conftest import shared_path
+
+    record = read_wfdb_record(shared_path("data", "ptb", "s0010_re.hea")[: -len(".hea")])
+    names = [canonical_lead_name(n) for n in record.lead_names[:12]]
+    assert record.sampling_rate == 1000
+    signal = resample_poly(record.signal[:12, :10_000], 1, 10, axis=1)
+    row = measure_record(signal, 100, names)
+    assert row["status"] == "ok", row["error"]
+    assert 40 <= row["heart_rate"] <= 120
+    assert 60 <= row["qrs_duration"] <= 160 and 300 <= row["qt_interval"] <= 500

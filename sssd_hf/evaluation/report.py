@@ -1,0 +1,482 @@
+"""The whole evaluation of a synthetic ECG set, as a JSON summary and a self-contained HTML report.
+
+:func:`run_evaluation` runs the sections (each optional):
+
+- ``utility``: the downstream-classifier protocols (:mod:`.train_classifier`);
+- ``features``: Frechet distance and MMD in the real-trained classifier's embedding, for the
+  synthetic set and for a real-vs-real baseline (the two halves of the real test fold);
+- ``physiology``: NeuroKit2 measurements of the real test fold and the synthetic set, per-feature
+  and per-statement distances, and a real-vs-real baseline (a real training subsample of the
+  same size against the real test fold);
+- ``privacy``: the audit of :mod:`.privacy` against the real training fold and the test fold.
+
+:func:`write_report` writes ``report.json``, ``report.html`` (tables and embedded PNG figures),
+the measurement tables as CSV and optionally the trained classifiers, each file atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..utils import atomic_path, atomic_write_text
+from . import plots
+from .data import ECGSet, check_compatible
+from .train_classifier import PROTOCOLS, TrainingConfig
+
+SECTIONS: Tuple[str, ...] = ("utility", "features", "physiology", "privacy")
+METRIC_NAMES: Tuple[str, ...] = ("roc_auc", "f1", "g_mean")
+
+
+@dataclass
+class EvaluationOptions:
+    """What :func:`run_evaluation` does.
+
+    Attributes:
+        sections: subset of :data:`SECTIONS`.
+        protocols: downstream protocols (``augment`` needs ``augment_statement``).
+        label_names: classifier vocabulary (default: the real training set's).
+        augment_statement: statement whose synthetic positives are added in ``augment``.
+        training: classifier hyper-parameters (architecture preset, epochs, bootstrap, ...).
+        statements: statements compared one by one in ``physiology`` (default: the 5 most
+            frequent in the synthetic set).
+        max_records: cap on records per set in ``features``, ``physiology`` and for the
+            synthetic and held-out sides of ``privacy`` (the training side is never capped).
+        num_workers: processes for the NeuroKit2 delineation.
+        alpha, flag_pvalue: memorisation quantile and flagging level (:mod:`.privacy`).
+        n_examples: statements shown as real-vs-synthetic ECG pairs.
+        device: torch device of the distance computations (default: CUDA when available).
+        seed: seed of every random choice.
+    """
+
+    sections: Sequence[str] = SECTIONS
+    protocols: Sequence[str] = ("TRTR", "TSTR", "TRTS")
+    label_names: Optional[Sequence[str]] = None
+    augment_statement: Optional[str] = None
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    statements: Optional[Sequence[str]] = None
+    max_records: Optional[int] = None
+    num_workers: int = 0
+    alpha: float = 0.05
+    flag_pvalue: float = 0.01
+    n_examples: int = 3
+    device: Optional[str] = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.sections if s not in SECTIONS]
+        if unknown:
+            raise ValueError(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
+        unknown = [p for p in self.protocols if p not in PROTOCOLS]
+        if unknown:
+            raise ValueError(f"unknown protocol(s) {unknown}; choose from {list(PROTOCOLS)}")
+        if "augment" in self.protocols and not self.augment_statement:
+            raise ValueError("the augment protocol needs augment_statement (e.g. AFIB)")
+        if self.max_records is not None and self.max_records < 4:
+            raise ValueError(f"max_records must be at least 4, got {self.max_records}")
+
+
+@dataclass
+class EvaluationResult:
+    """Output of :func:`run_evaluation`: the JSON-ready ``report``, PNG ``figures`` by name,
+    measurement ``tables`` (pandas DataFrames) by name and trained ``models`` by protocol."""
+
+    report: Dict
+    figures: Dict[str, bytes] = field(default_factory=dict)
+    tables: Dict[str, object] = field(default_factory=dict)
+    models: Dict[str, object] = field(default_factory=dict)
+
+
+def _cap(ecgs: ECGSet, max_records: Optional[int], rng: np.random.Generator) -> ECGSet:
+    if max_records is None or len(ecgs) <= max_records:
+        return ecgs
+    return ecgs.subset(np.sort(rng.choice(len(ecgs), max_records, replace=False)), f"{ecgs.name} (random {max_records})")
+
+
+def _describe(ecgs: ECGSet) -> Dict:
+    counts = ecgs.labels.sum(axis=0)
+    return {"name": ecgs.name, "n_records": len(ecgs), "n_samples": ecgs.num_samples, "sampling_rate": ecgs.sampling_rate,
+            "label_counts": {code: int(c) for code, c in zip(ecgs.label_names, counts) if c}}
+
+
+def run_evaluation(
+    real_train: ECGSet,
+    real_test: ECGSet,
+    synthetic: ECGSet,
+    options: Optional[EvaluationOptions] = None,
+    synthetic_train: Optional[ECGSet] = None,
+    synthetic_test: Optional[ECGSet] = None,
+    real_validation: Optional[ECGSet] = None,
+) -> EvaluationResult:
+    """Evaluate ``synthetic`` against the real folds; see the module docstring.
+
+    Args:
+        real_train: the real data the generator was trained on (training fold).
+        real_test: held-out real data (test fold): classifiers are tested on it and it is the
+            reference of the privacy audit.
+        synthetic: all synthetic ECGs (physiology, features, privacy).
+        synthetic_train / synthetic_test: synthetic sets for TSTR / TRTS (default ``synthetic``).
+        real_validation: tracking set of the convergence curves (default ``real_test``).
+    """
+    options = options or EvaluationOptions()
+    for other in (real_test, synthetic, synthetic_train, synthetic_test, real_validation):
+        if other is not None:
+            check_compatible(real_train, other)
+    synthetic_train = synthetic_train or synthetic
+    synthetic_test = synthetic_test or synthetic
+    from .. import __version__
+
+    result = EvaluationResult(report={
+        "sssd_hf_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "inputs": {key: _describe(s) for key, s in [("real_train", real_train), ("real_test", real_test),
+                                                       ("synthetic", synthetic), ("synthetic_train", synthetic_train),
+                                                       ("synthetic_test", synthetic_test)]},
+        "options": _options_dict(options),
+    })
+    rng = np.random.default_rng(options.seed)
+    classifier = None
+    if "utility" in options.sections:
+        classifier = _utility(result, real_train, real_test, synthetic_train, synthetic_test, real_validation, options)
+    if "features" in options.sections:
+        _features(result, classifier, real_train, real_test, synthetic_test, options, rng)
+    if "physiology" in options.sections:
+        _physiology(result, real_train, real_test, synthetic, options, rng)
+    if "privacy" in options.sections:
+        _privacy(result, real_train, real_test, synthetic, options, rng)
+    _examples(result, real_test, synthetic, options)
+    result.report["headline"] = headline(result.report)
+    return result
+
+
+def _options_dict(options: EvaluationOptions) -> Dict:
+    out = asdict(options)
+    out["sections"], out["protocols"] = list(options.sections), list(options.protocols)
+    return out
+
+
+def _utility(result, real_train, real_test, synthetic_train, synthetic_test, real_validation, options):
+    from .train_classifier import run_protocols
+
+    protocols = run_protocols(options.protocols, real_train, real_test, synthetic_train, synthetic_test, options.training,
+                              options.label_names, options.augment_statement, real_validation)
+    result.report["utility"] = {"protocols": {p: r.summary() for p, r in protocols.items()},
+                                "tracking_set": (real_validation or real_test).name}
+    for name, r in protocols.items():
+        result.models[name] = r.model
+        result.figures[f"roc_{name}"] = plots.roc_curves(r.references, r.scores, r.label_names, f"{name}: trained on {r.train_set}")
+    result.figures["convergence"] = plots.convergence({p: r.history for p, r in protocols.items() if p != "TRTS"})
+    real_trained = [r.model for p, r in protocols.items() if p in ("TRTR", "TRTS")]
+    return real_trained[0] if real_trained else None
+
+
+def _features(result, classifier, real_train, real_test, synthetic, options, rng):
+    from .feature_distance import feature_distances
+    from .train_classifier import embed, fit_classifier
+
+    if classifier is None:
+        vocabulary = list(options.label_names or real_train.label_names)
+        classifier, _ = fit_classifier(real_train.with_vocabulary(vocabulary), options.training, desc="train embedding classifier")
+    if len(real_test) < 4:
+        raise ValueError(f"{real_test.name}: the feature distances need at least 4 real test records")
+    order = rng.permutation(len(real_test))
+    half_a, half_b = real_test.subset(order[: len(order) // 2]), real_test.subset(order[len(order) // 2:])
+    half_a, half_b = _cap(half_a, options.max_records, rng), _cap(half_b, options.max_records, rng)
+    candidate = _cap(synthetic, len(half_b), rng)
+    vocab = list(classifier.config.label_names)
+    emb = {name: embed(classifier, s.with_vocabulary(vocab), desc=f"embed {name}")
+           for name, s in (("reference", half_a), ("real", half_b), ("synthetic", candidate))}
+    result.report["features"] = {
+        "embedding": f"penultimate layer of the real-trained classifier ({classifier.embedding_dim} features)",
+        "reference": f"half of {real_test.name} ({len(half_a)} records)",
+        "real_baseline": feature_distances(emb["reference"], emb["real"], seed=options.seed),
+        "synthetic": feature_distances(emb["reference"], emb["synthetic"], seed=options.seed),
+    }
+
+
+def _default_statements(synthetic: ECGSet, options: EvaluationOptions) -> List[str]:
+    if options.statements is not None:
+        return list(options.statements)
+    counts = synthetic.labels.sum(axis=0)
+    return [synthetic.label_names[k] for k in np.argsort(-counts, kind="stable")[:5] if counts[k] > 0]
+
+
+def _physiology(result, real_train, real_test, synthetic, options, rng):
+    from .physiology import compare_measurements, failure_summary, feature_names, measure_records, summarize_distances
+
+    real = _cap(real_test, options.max_records, rng)
+    synth = _cap(synthetic, options.max_records, rng)
+    baseline = _cap(real_train, len(real), rng)
+    measured = {key: measure_records(s, num_workers=options.num_workers)
+                for key, s in (("real", real), ("synthetic", synth), ("real_baseline", baseline))}
+    statements = _default_statements(synthetic, options)
+    comparison = compare_measurements(measured["real"], measured["synthetic"], real, synth, statements)
+    reference = compare_measurements(measured["real"], measured["real_baseline"], real, baseline, statements)
+    result.report["physiology"] = {
+        "sets": {"real": real.name, "synthetic": synth.name, "real_baseline": baseline.name},
+        "statements": statements,
+        "synthetic_vs_real": comparison,
+        "real_baseline_vs_real": reference,
+        "summary": {group: {"synthetic": summarize_distances(comparison, group), "real_baseline": summarize_distances(reference, group)}
+                    for group in comparison["groups"]},
+        "failures": {key: failure_summary(table) for key, table in measured.items()},
+    }
+    result.tables.update({f"measurements_{key}": table for key, table in measured.items()})
+    features = feature_names(real.lead_names)
+    result.figures["feature_histograms"] = plots.feature_histograms(measured["real"], measured["synthetic"], features)
+
+
+def _privacy(result, real_train, real_test, synthetic, options, rng):
+    from .privacy import privacy_audit
+
+    holdout = _cap(real_test, options.max_records, rng)
+    synth = _cap(synthetic, options.max_records, rng)
+    audit = privacy_audit(real_train, holdout, synth, options.alpha, options.flag_pvalue,
+                          n_bootstrap=options.training.n_bootstrap, seed=options.seed, device=options.device)
+    mia = audit.pop("membership_inference")
+    dcr_synthetic, dcr_holdout = audit.pop("dcr_synthetic"), audit.pop("dcr_holdout")
+    result.figures["dcr_histogram"] = plots.dcr_histogram(dcr_synthetic, dcr_holdout, audit["threshold"])
+    result.figures["attack_roc"] = plots.attack_roc(mia.pop("is_member"), mia.pop("scores"), mia["roc_auc"])
+    if audit["closest_pairs"]:
+        result.figures["closest_pairs"] = plots.closest_pairs(synth, real_train, audit["closest_pairs"])
+    audit["membership_inference"] = mia
+    audit["sets"] = {"train": real_train.name, "holdout": holdout.name, "synthetic": synth.name}
+    result.report["privacy"] = audit
+
+
+def _examples(result, real_test, synthetic, options):
+    shown = []
+    for code in _default_statements(synthetic, options):
+        if len(shown) == options.n_examples:
+            break
+        if code not in real_test.label_names:
+            continue
+        real_idx, synth_idx = real_test.positives(code), synthetic.positives(code)
+        if real_idx.size and synth_idx.size:
+            try:
+                result.figures[f"ecg_real_{code}"] = plots.ecg_png(real_test, int(real_idx[0]), f"real {code}: {real_test.name} #{real_idx[0]}")
+                result.figures[f"ecg_synthetic_{code}"] = plots.ecg_png(synthetic, int(synth_idx[0]), f"synthetic {code}: #{synth_idx[0]}")
+            except ValueError as exc:  # e.g. not the 12 standard leads
+                result.report["examples_skipped"] = str(exc)
+                return
+            shown.append(code)
+    result.report["examples"] = shown
+
+
+def headline(report: Dict) -> Dict:
+    """The few numbers that summarise a report."""
+    out: Dict = {}
+    for protocol, summary in report.get("utility", {}).get("protocols", {}).items():
+        for metric in METRIC_NAMES:
+            out[f"{protocol}_{metric}"] = summary["metrics"][metric][metric]
+    if "features" in report:
+        for key in ("frechet", "mmd2"):
+            out[f"{key}_synthetic"] = report["features"]["synthetic"][key]
+            out[f"{key}_real_baseline"] = report["features"]["real_baseline"][key]
+    if "physiology" in report:
+        summary = report["physiology"]["summary"]["all"]
+        out["physiology_mean_ks_synthetic"] = summary["synthetic"]["mean_ks_statistic"]
+        out["physiology_mean_ks_real_baseline"] = summary["real_baseline"]["mean_ks_statistic"]
+    if "privacy" in report:
+        p = report["privacy"]
+        out.update(memorisation_rate=p["memorisation_rate"], memorisation_flagged=p["flagged"],
+                   membership_inference_auc=p["membership_inference"]["roc_auc"])
+    return out
+
+
+# ----------------------------------------------------------------------------------------- writing
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def write_report(result: EvaluationResult, out_dir: str | os.PathLike, save_classifiers: bool = False) -> Dict[str, str]:
+    """Write ``report.json``, ``report.html``, ``<table>.csv`` and (optionally) ``classifiers/<protocol>``.
+
+    Every file is written to a temporary name and renamed, so an interrupted run leaves no
+    half-written file.  Returns ``{"json": path, "html": path, ...}``.
+    """
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    written: Dict[str, str] = {}
+    for name, table in result.tables.items():
+        path = os.path.join(out_dir, f"{name}.csv")
+        with atomic_path(path, suffix=".csv") as tmp:
+            table.to_csv(tmp, index=False)
+        written[name] = path
+    if save_classifiers:
+        for protocol, model in result.models.items():
+            if protocol == "TRTS" and "TRTR" in result.models:
+                continue  # the same real-trained classifier
+            path = os.path.join(out_dir, "classifiers", protocol)
+            with atomic_path(path) as tmp:
+                model.save_pretrained(tmp)
+            written[f"classifier_{protocol}"] = path
+    written["json"] = os.path.join(out_dir, "report.json")
+    atomic_write_text(written["json"], json.dumps(_jsonable(result.report), indent=2, allow_nan=False) + "\n")
+    written["html"] = os.path.join(out_dir, "report.html")
+    atomic_write_text(written["html"], render_html(result))
+    return written
+
+
+# ----------------------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+table{border-collapse:collapse;margin:0.6em 0 1.4em}th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}
+th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
+.flag{color:#b00;font-weight:bold}.ok{color:#070;font-weight:bold}.note{color:#555;font-size:13px}
+.pair{display:flex;gap:8px}.pair figure{margin:0;flex:1}
+"""
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return "n/a" if not np.isfinite(value) else f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def _ci(value, interval) -> str:
+    if not interval or interval[0] is None:
+        return _fmt(value)
+    return f"{_fmt(value)} [{_fmt(interval[0])}, {_fmt(interval[1])}]"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _img(result: EvaluationResult, name: str, alt: str) -> str:
+    data = result.figures.get(name)
+    if data is None:
+        return ""
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
+
+
+def render_html(result: EvaluationResult) -> str:
+    """The report as one self-contained HTML page (figures embedded as base64 PNG)."""
+    r = result.report
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Synthetic ECG evaluation</title><style>{_CSS}</style></head><body>",
+             "<h1>Synthetic ECG evaluation</h1>",
+             f"<p class='note'>sssd-hf {html.escape(str(r['sssd_hf_version']))}, {html.escape(r['created'])}</p>",
+             _inputs_html(r)]
+    if "utility" in r:
+        parts.append(_utility_html(result))
+    if "features" in r:
+        parts.append(_features_html(r["features"]))
+    if "physiology" in r:
+        parts.append(_physiology_html(result))
+    if "privacy" in r:
+        parts.append(_privacy_html(result))
+    if r.get("examples"):
+        parts.append("<h2>Example ECGs: real (left) and synthetic (right)</h2>")
+        for code in r["examples"]:
+            parts.append(f"<h3>{html.escape(code)}</h3><div class='pair'><figure>{_img(result, f'ecg_real_{code}', 'real ' + code)}</figure>"
+                         f"<figure>{_img(result, f'ecg_synthetic_{code}', 'synthetic ' + code)}</figure></div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _inputs_html(r: Dict) -> str:
+    rows = [[html.escape(key), _fmt(d["name"]), _fmt(d["n_records"]), _fmt(d["n_samples"]), f"{d['sampling_rate']:g}"]
+            for key, d in r["inputs"].items()]
+    return "<h2>Inputs</h2>" + _table(["role", "set", "records", "samples", "Hz"], rows)
+
+
+def _utility_html(result: EvaluationResult) -> str:
+    protocols = result.report["utility"]["protocols"]
+    rows = [[p, _fmt(s["train_set"]), _fmt(s["test_set"]), _fmt(s["n_train"]), _fmt(s["n_test"])]
+            + [_ci(s["metrics"][m][m], s["metrics"][m][f"{m}_ci"]) for m in METRIC_NAMES] for p, s in protocols.items()]
+    out = ["<h2>Downstream utility</h2>",
+           "<p class='note'>Macro averages over statements, with percentile-bootstrap intervals. TRTR: train real, test real; "
+           "TSTR: train synthetic, test real; TRTS: train real, test synthetic; augment: real plus synthetic positives.</p>",
+           _table(["protocol", "trained on", "tested on", "n train", "n test", "ROC-AUC", "F1", "G-mean"], rows)]
+    labels = next(iter(protocols.values()))["label_names"]
+    per_label = [[html.escape(code)] + [_fmt(s["metrics"]["roc_auc"]["per_label"][code]["roc_auc"]) for s in protocols.values()]
+                 + [_fmt(next(iter(protocols.values()))["metrics"]["roc_auc"]["per_label"][code]["positives"])] for code in labels]
+    out += ["<h3>ROC-AUC per statement</h3>", _table(["statement", *protocols, "test positives"], per_label)]
+    out += [f"<h3>Convergence (tracked on {_fmt(result.report['utility']['tracking_set'])})</h3>", _img(result, "convergence", "convergence")]
+    out += ["<h3>ROC curves</h3>"] + [_img(result, f"roc_{p}", f"ROC {p}") for p in protocols]
+    return "\n".join(out)
+
+
+def _features_html(f: Dict) -> str:
+    rows = [[name, _fmt(f[key]["frechet"]), _fmt(f[key]["mmd2"], 4), _fmt(f[key]["n_candidate"])]
+            for name, key in (("real (other half of the test fold)", "real_baseline"), ("synthetic", "synthetic"))]
+    return ("<h2>Feature-space distances</h2>"
+            f"<p class='note'>{_fmt(f['embedding'])}; reference: {_fmt(f['reference'])}. Lower is closer; the real row is the "
+            "value expected from a fresh real sample.</p>" + _table(["compared set", "Frechet distance", "MMD²", "records"], rows))
+
+
+def _physiology_html(result: EvaluationResult) -> str:
+    p = result.report["physiology"]
+    rows = []
+    for feature, d in p["synthetic_vs_real"]["groups"]["all"].items():
+        base = p["real_baseline_vs_real"]["groups"]["all"][feature]
+        rows.append([html.escape(feature), _fmt(d["real_median"]), _fmt(d["synthetic_median"]), _fmt(d["wasserstein"]),
+                     _fmt(d["wasserstein_iqr"]), _fmt(d["ks_statistic"]), _fmt(base["wasserstein_iqr"]), _fmt(base["ks_statistic"])])
+    summary = [[html.escape(g), _fmt(s["synthetic"]["mean_wasserstein_iqr"]), _fmt(s["synthetic"]["mean_ks_statistic"]),
+                _fmt(s["real_baseline"]["mean_wasserstein_iqr"]), _fmt(s["real_baseline"]["mean_ks_statistic"])]
+               for g, s in p["summary"].items()]
+    failures = [[html.escape(k), _fmt(f["n_records"])] + [_fmt(f["status"][s]) for s in ("ok", "no_r_peaks", "delineation_failed")]
+                + [_fmt(sum(f["missing"].values()))] for k, f in p["failures"].items()]
+    skipped = p["synthetic_vs_real"]["skipped"]
+    return "\n".join([
+        "<h2>Physiological plausibility</h2>",
+        f"<p class='note'>NeuroKit2 delineation of lead II. Real: {_fmt(p['sets']['real'])}; synthetic: {_fmt(p['sets']['synthetic'])}; "
+        f"baseline: {_fmt(p['sets']['real_baseline'])} against the same real set. W/IQR: Wasserstein distance divided by the real "
+        "interquartile range.</p>",
+        _table(["feature", "real median", "synthetic median", "Wasserstein", "W/IQR", "KS", "baseline W/IQR", "baseline KS"], rows),
+        "<h3>Per statement (mean over features)</h3>",
+        _table(["group", "synthetic W/IQR", "synthetic KS", "baseline W/IQR", "baseline KS"], summary),
+        ("<p class='note'>Skipped statements: " + html.escape("; ".join(f"{k}: {v}" for k, v in skipped.items())) + "</p>") if skipped else "",
+        "<h3>Delineation failures (counted, not dropped)</h3>",
+        _table(["set", "records", "ok", "no R peaks", "delineation failed", "missing values"], failures),
+        _img(result, "feature_histograms", "feature histograms"),
+    ])
+
+
+def _privacy_html(result: EvaluationResult) -> str:
+    p = result.report["privacy"]
+    mia = p["membership_inference"]
+    verdict = ("<span class='flag'>FLAGGED: synthetic ECGs lie closer to training records than held-out real ECGs do</span>"
+               if p["flagged"] else "<span class='ok'>not flagged</span>")
+    rows = [["memorisation rate", f"{_fmt(p['memorisation_rate'])} (expected about {_fmt(p['alpha'])})"],
+            ["synthetic ECGs below threshold", f"{p['n_below']} of {p['n_synthetic']}"],
+            ["threshold (RMS mV)", _fmt(p["threshold"], 4)],
+            ["one-sided binomial p-value", _fmt(p["pvalue"], 4)],
+            ["median DCR synthetic / held-out (RMS mV)", f"{_fmt(p['median_dcr_synthetic'], 4)} / {_fmt(p['median_dcr_holdout'], 4)}"],
+            ["membership-inference ROC-AUC", _ci(mia["roc_auc"], mia["roc_auc_ci"])]]
+    return "\n".join(["<h2>Privacy audit</h2>", f"<p>{verdict}</p>",
+                      f"<p class='note'>Training set: {_fmt(p['sets']['train'])}; held-out: {_fmt(p['sets']['holdout'])}; "
+                      f"synthetic: {_fmt(p['sets']['synthetic'])}.</p>",
+                      _table(["quantity", "value"], rows), _img(result, "dcr_histogram", "DCR histogram"),
+                      _img(result, "attack_roc", "attack ROC"), "<h3>Closest pairs</h3>", _img(result, "closest_pairs", "closest pairs")])

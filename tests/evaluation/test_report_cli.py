@@ -1,0 +1,140 @@
+"""``sssd-ecg evaluate`` end to end on small simulated data, and its input errors."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from sssd_hf.cli import main
+from sssd_hf.evaluation.data import ECGSet, concat, save_npz
+
+FAST = ["--classifier", "tiny", "--epochs", "4", "--batch-size", "8", "--learning-rate", "0.01", "--eval-every", "2",
+        "--bootstrap", "20", "--cpu"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, real_train, real_test, independent):
+    folder = tmp_path_factory.mktemp("inputs")
+    save_npz(folder / "real.npz", concat([real_train, real_test]), split=["train"] * len(real_train) + ["test"] * len(real_test))
+    save_npz(folder / "synthetic.npz", independent)
+    rng = np.random.default_rng(0)
+    copies = ECGSet(real_train.signal[:24] + rng.normal(0, 0.01, real_train.signal[:24].shape).astype(np.float32),
+                    real_train.labels[:24], real_train.label_names, name="copies")
+    save_npz(folder / "copies.npz", copies)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def full_report(inputs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    code = main(["evaluate", "--real", str(inputs / "real.npz"), "--synthetic", str(inputs / "synthetic.npz"), "--out", str(out),
+                 "--protocols", "TRTR,TSTR,TRTS,augment", "--augment-statement", "STACH", "--statements", "SBRAD,STACH",
+                 "--save-classifiers", *FAST])
+    assert code == 0
+    return out
+
+
+def test_report_files_are_complete(full_report):
+    names = sorted(os.listdir(full_report))
+    assert names == ["classifiers", "measurements_real.csv", "measurements_real_baseline.csv", "measurements_synthetic.csv",
+                     "report.html", "report.json"]
+    assert sorted(os.listdir(full_report / "classifiers")) == ["TRTR", "TSTR", "augment"]
+    from sssd_hf.evaluation.classifier import ECGClassifierModel
+
+    assert ECGClassifierModel.from_pretrained(full_report / "classifiers" / "TSTR").config.label_names == ["NORM", "SBRAD", "SR", "STACH"]
+
+
+def test_json_report_content(full_report):
+    report = json.loads((full_report / "report.json").read_text())
+    assert set(report) >= {"inputs", "options", "utility", "features", "physiology", "privacy", "headline", "examples"}
+    head = report["headline"]
+    for protocol in ("TRTR", "TSTR", "TRTS", "augment"):
+        assert 0.0 <= head[f"{protocol}_roc_auc"] <= 1.0
+        assert len(report["utility"]["protocols"][protocol]["history"]) == 2
+    assert head["memorisation_flagged"] is False
+    assert head["frechet_synthetic"] >= 0 and head["mmd2_real_baseline"] >= 0
+    physiology = report["physiology"]
+    assert set(physiology["synthetic_vs_real"]["groups"]) == {"all", "SBRAD", "STACH"}
+    assert physiology["failures"]["synthetic"]["n_records"] == 24
+    assert report["inputs"]["real_train"]["n_records"] == 36 and report["inputs"]["real_test"]["n_records"] == 24
+    assert report["examples"] == ["SBRAD", "STACH"]  # the --statements, shown as real/synthetic pairs
+
+
+def test_html_report_has_tables_and_embedded_figures(full_report):
+    page = (full_report / "report.html").read_text()
+    for heading in ("Downstream utility", "Feature-space distances", "Physiological plausibility", "Privacy audit", "Example ECGs"):
+        assert heading in page
+    assert page.count("data:image/png;base64,") >= 12
+    assert "not flagged" in page and "FLAGGED" not in page
+    assert not [n for n in os.listdir(full_report) if n.startswith(".tmp")]
+
+
+def test_copied_training_records_are_flagged_in_the_report(inputs, tmp_path, capsys):
+    code = main(["evaluate", "--real", str(inputs / "real.npz"), "--synthetic", str(inputs / "copies.npz"), "--out", str(tmp_path),
+                 "--sections", "privacy", *FAST])
+    assert code == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["headline"]["memorisation_flagged"] is True and report["privacy"]["memorisation_rate"] == 1.0
+    assert "FLAGGED" in (tmp_path / "report.html").read_text()
+    assert '"memorisation_flagged": true' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--synthetic", "missing.npz"], "ECG data not found"),
+        (["--labels", "AFIB,NOTACODE"], "NOTACODE"),
+        (["--labels", "AFIB"], r"statement\(s\) \['AFIB'\] are not labelled"),
+        (["--protocols", "TRTR,TSRT"], "unknown protocol"),
+        (["--protocols", "augment"], "augment_statement"),
+        (["--sections", "utility,style"], "unknown section"),
+        (["--classifier", "resnet9000"], "unknown --classifier"),
+        (["--test-split", "holdout"], "no split 'holdout'"),
+    ],
+)
+def test_input_errors_exit_2_with_a_message(inputs, tmp_path, capsys, extra, message):
+    args = ["evaluate", "--real", str(inputs / "real.npz"), "--synthetic", str(inputs / "synthetic.npz"), "--out", str(tmp_path / "r")]
+    args += FAST
+    # later options override earlier ones in argparse
+    code = main(args + extra if not extra[0] == "--synthetic" else [a if a != str(inputs / "synthetic.npz") else str(tmp_path / extra[1]) for a in args])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sssd-ecg evaluate: error:")
+    import re
+
+    assert re.search(message, err), err
+    assert not os.path.exists(tmp_path / "r" / "report.json")
+
+
+def test_real_input_without_test_fold(inputs, tmp_path, capsys):
+    code = main(["evaluate", "--real", str(inputs / "synthetic.npz"), "--synthetic", str(inputs / "synthetic.npz"),
+                 "--out", str(tmp_path), *FAST])
+    assert code == 2
+    assert "has no train/test splits; give the test fold with --real-test" in capsys.readouterr().err
+
+
+def test_datasets_folders_with_validation_split(real_train, real_test, independent, tmp_path):
+    """Inputs in the data module's schema: Array2D signal, labels as a sequence of ClassLabel."""
+    import datasets
+
+    from sssd_hf.data.features import labels_feature, signal_feature
+
+    features = datasets.Features({"signal": signal_feature(1000), "labels": labels_feature(real_train.label_names)})
+
+    def to_dataset(ecgs):
+        return datasets.Dataset.from_dict({"signal": ecgs.signal, "labels": ecgs.label_lists()}, features=features)
+
+    datasets.DatasetDict({"train": to_dataset(real_train.subset(range(0, 36, 2))), "validation": to_dataset(real_train.subset(range(1, 36, 2))),
+                          "test": to_dataset(real_test)}).save_to_disk(tmp_path / "real")
+    datasets.DatasetDict({"train": to_dataset(independent.subset(range(0, 24, 2))),
+                          "test": to_dataset(independent.subset(range(1, 24, 2)))}).save_to_disk(tmp_path / "synthetic")
+    code = main(["evaluate", "--real", str(tmp_path / "real"), "--synthetic", str(tmp_path / "synthetic"), "--out", str(tmp_path / "out"),
+                 "--sections", "utility", *FAST])
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["utility"]["tracking_set"] == "real[validation]"
+    protocols = report["utility"]["protocols"]
+    assert protocols["TSTR"]["train_set"] == "synthetic[train]" and protocols["TSTR"]["n_train"] == 12
+    assert protocols["TRTS"]["test_set"] == "synthetic[test]" and protocols["TRTR"]["test_set"] == "real[test]"
+    assert report["inputs"]["synthetic"]["n_records"] == 24
