@@ -256,3 +256,17 @@ class ECGClassifierModel(PreTrainedModel):
         if labels is not None:
             loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
         return ECGClassifierOutput(loss=loss, logits=logits, embeddings=embeddings)
+
+
+# ``save_pretrained`` copies this self-contained file next to the weights and writes an ``auto_map``,
+# so a published classifier loads with ``AutoModel.from_pretrained(repo, trust_remote_code=True)``
+# without sssd-hf; with sssd-hf imported, the Auto classes find the local classes directly.
+ECGClassifierConfig.register_for_auto_class()
+ECGClassifierModel.register_for_auto_class("AutoModel")
+try:
+    from transformers import AutoConfig, AutoModel
+
+    AutoConfig.register(ECGClassifierConfig.model_type, ECGClassifierConfig)
+    AutoModel.register(ECGClassifierConfig, ECGClassifierModel)
+except ValueError:  # already registered (module re-imported under another name)
+    pass
