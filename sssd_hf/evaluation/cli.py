@@ -25,11 +25,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Evaluate synthetic ECGs against real ones; writes REPORT_DIR/report.html and report.json.",
     )
     io = p.add_argument_group("data")
-    io.add_argument("--real", required=True, help="real ECGs: dataset folder, parquet file or .npz (with train/test splits, or use --real-test)")
-    io.add_argument("--real-test", help="real test fold, when --real holds only the training data")
-    io.add_argument("--synthetic", required=True, help="synthetic ECGs: dataset folder, parquet file or .npz")
-    io.add_argument("--synthetic-test", help="synthetic set for TRTS (default: the synthetic test split, else all of --synthetic)")
-    io.add_argument("--out", required=True, help="report folder (created; files inside are replaced atomically)")
+    io.add_argument("--real", required=True, metavar="PATH", help="real ECGs: dataset folder, parquet file or .npz (with train/test splits, or use --real-test)")
+    io.add_argument("--real-test", metavar="PATH", help="real test fold, when --real holds only the training data")
+    io.add_argument("--synthetic", required=True, metavar="PATH", help="synthetic ECGs: dataset folder, parquet file or .npz")
+    io.add_argument("--synthetic-test", metavar="PATH", help="synthetic set for TRTS (default: the synthetic test split, else all of --synthetic)")
+    io.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder (created; files inside are replaced atomically)")
     io.add_argument("--train-split", default="train", help="split name of the training fold (default: train)")
     io.add_argument("--validation-split", default="validation", help="split tracked at checkpoints when present (default: validation)")
     io.add_argument("--test-split", default="test", help="split name of the test fold (default: test)")
@@ -123,5 +123,7 @@ def run(args) -> int:
     result = run_evaluation(options=options, **inputs)
     written = write_report(result, args.out, save_classifiers=args.save_classifiers)
     print(json.dumps(result.report["headline"], indent=2))
-    print(f"report: {written['html']}\njson:   {written['json']}")
+    print(f"report:  {written['html']}\njson:    {written['json']}")
+    if "privacy" in written:
+        print(f"privacy: {written['privacy']} (for sssd-ecg build-dataset --privacy-report)")
     return 0

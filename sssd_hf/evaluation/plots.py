@@ -41,13 +41,13 @@ def feature_histograms(real, synthetic, features: Sequence[str], columns: int = 
         r = real[name].dropna().to_numpy()
         s = synthetic[name].dropna().to_numpy()
         both = np.concatenate([r, s])
-        if both.size:
-            bins = np.histogram_bin_edges(both, bins=20)
-            ax.hist(r, bins=bins, alpha=0.55, density=True, color=REAL_COLOR, label=f"real (n={r.size})")
-            ax.hist(s, bins=bins, alpha=0.55, density=True, color=SYNTHETIC_COLOR, label=f"synthetic (n={s.size})")
+        bins = np.histogram_bin_edges(both, bins=20) if both.size else 20
+        for values, color, label in ((r, REAL_COLOR, "real"), (s, SYNTHETIC_COLOR, "synthetic")):
+            if values.size:  # an empty density histogram divides by zero
+                ax.hist(values, bins=bins, alpha=0.55, density=True, color=color, label=f"{label} (n={values.size})")
         ax.set_title(f"{name} [{feature_unit(name)}]", fontsize=9)
         ax.tick_params(labelsize=7)
-        if i == 0:
+        if i == 0 and both.size:
             ax.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)

@@ -129,8 +129,8 @@ def run_evaluation(
     for other in (real_test, synthetic, synthetic_train, synthetic_test, real_validation):
         if other is not None:
             check_compatible(real_train, other)
-    synthetic_train = synthetic_train or synthetic
-    synthetic_test = synthetic_test or synthetic
+    synthetic_train = synthetic if synthetic_train is None else synthetic_train
+    synthetic_test = synthetic if synthetic_test is None else synthetic_test
     from .. import __version__
 
     result = EvaluationResult(report={
@@ -168,7 +168,7 @@ def _utility(result, real_train, real_test, synthetic_train, synthetic_test, rea
     protocols = run_protocols(options.protocols, real_train, real_test, synthetic_train, synthetic_test, options.training,
                               options.label_names, options.augment_statement, real_validation)
     result.report["utility"] = {"protocols": {p: r.summary() for p, r in protocols.items()},
-                                "tracking_set": (real_validation or real_test).name}
+                                "tracking_set": (real_test if real_validation is None else real_validation).name}
     for name, r in protocols.items():
         result.models[name] = r.model
         result.figures[f"roc_{name}"] = plots.roc_curves(r.references, r.scores, r.label_names, f"{name}: trained on {r.train_set}")
@@ -311,7 +311,10 @@ def _jsonable(value):
 
 
 def write_report(result: EvaluationResult, out_dir: str | os.PathLike, save_classifiers: bool = False) -> Dict[str, str]:
-    """Write ``report.json``, ``report.html``, ``<table>.csv`` and (optionally) ``classifiers/<protocol>``.
+    """Write ``report.json``, ``report.html``, ``<table>.csv``, ``privacy.md`` (when audited) and
+    (optionally) ``classifiers/<protocol>``.
+
+    ``privacy.md`` is a short summary for a dataset card (``sssd-ecg build-dataset --privacy-report``).
 
     Every file is written to a temporary name and renamed, so an interrupted run leaves no
     half-written file.  Returns ``{"json": path, "html": path, ...}``.
@@ -332,11 +335,37 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike, save_clas
             with atomic_path(path) as tmp:
                 model.save_pretrained(tmp)
             written[f"classifier_{protocol}"] = path
+    if "privacy" in result.report:
+        written["privacy"] = os.path.join(out_dir, "privacy.md")
+        atomic_write_text(written["privacy"], privacy_markdown(result.report))
     written["json"] = os.path.join(out_dir, "report.json")
     atomic_write_text(written["json"], json.dumps(_jsonable(result.report), indent=2, allow_nan=False) + "\n")
     written["html"] = os.path.join(out_dir, "report.html")
     atomic_write_text(written["html"], render_html(result))
     return written
+
+
+def privacy_markdown(report: Dict) -> str:
+    """The privacy audit of ``report`` as a short Markdown summary (for a dataset card)."""
+    p = report["privacy"]
+    mia = p["membership_inference"]
+    ci = mia["roc_auc_ci"]
+    verdict = ("**FLAGGED**: synthetic ECGs lie closer to training records than held-out real ECGs do"
+               if p["flagged"] else "not flagged: no sign that training records are reproduced")
+    return "\n".join([
+        f"Privacy audit by `sssd-ecg evaluate` (sssd-hf {report['sssd_hf_version']}, {report['created']}): {verdict}.",
+        "",
+        f"- Training set: {p['sets']['train']}; held-out real set: {p['sets']['holdout']}; synthetic set: {p['sets']['synthetic']}.",
+        f"- Memorisation rate: {p['memorisation_rate']:.2%} of {p['n_synthetic']} synthetic ECGs are closer to a training record than "
+        f"{p['alpha']:.0%} of held-out real ECGs are ({p['threshold']:.4f} mV RMS); about {p['alpha']:.0%} is expected without copying "
+        f"(one-sided binomial p = {p['pvalue']:.3g}).",
+        f"- Median distance to the closest training record: synthetic {p['median_dcr_synthetic']:.4f} mV, held-out real "
+        f"{p['median_dcr_holdout']:.4f} mV (RMS over all leads and samples).",
+        f"- Distance-threshold membership-inference attack: ROC-AUC {_fmt(mia['roc_auc'])}"
+        + (f" (95% bootstrap interval {_fmt(ci[0])}-{_fmt(ci[1])})" if ci and ci[0] is not None else "")
+        + " over training members versus held-out non-members; 0.5 means no leakage.",
+        "",
+    ])
 
 
 # ----------------------------------------------------------------------------------------- HTML

@@ -38,7 +38,7 @@ def full_report(inputs, tmp_path_factory):
 def test_report_files_are_complete(full_report):
     names = sorted(os.listdir(full_report))
     assert names == ["classifiers", "measurements_real.csv", "measurements_real_baseline.csv", "measurements_synthetic.csv",
-                     "report.html", "report.json"]
+                     "privacy.md", "report.html", "report.json"]
     assert sorted(os.listdir(full_report / "classifiers")) == ["TRTR", "TSTR", "augment"]
     from sssd_hf.evaluation.classifier import ECGClassifierModel
 
@@ -77,6 +77,8 @@ def test_copied_training_records_are_flagged_in_the_report(inputs, tmp_path, cap
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["headline"]["memorisation_flagged"] is True and report["privacy"]["memorisation_rate"] == 1.0
     assert "FLAGGED" in (tmp_path / "report.html").read_text()
+    summary = (tmp_path / "privacy.md").read_text()
+    assert "**FLAGGED**" in summary and "Memorisation rate: 100.00% of 24 synthetic ECGs" in summary
     assert '"memorisation_flagged": true' in capsys.readouterr().out
 
 
@@ -138,3 +140,26 @@ def test_datasets_folders_with_validation_split(real_train, real_test, independe
     assert protocols["TSTR"]["train_set"] == "synthetic[train]" and protocols["TSTR"]["n_train"] == 12
     assert protocols["TRTS"]["test_set"] == "synthetic[test]" and protocols["TRTR"]["test_set"] == "real[test]"
     assert report["inputs"]["synthetic"]["n_records"] == 24
+
+
+def test_with_the_data_modules_real_and_synthetic_datasets(tmp_path, capsys):
+    """PTB-XL layout -> convert-ptbxl -> build-dataset (tiny pipeline) -> evaluate -> card privacy section."""
+    from sssd_hf.data.fixtures import write_ptbxl_fixture
+    from sssd_hf.testing import make_tiny_pipeline
+
+    from ..conftest import shared_path
+
+    write_ptbxl_fixture(tmp_path / "ptbxl", shared_path("data", "ptbxl", "ptbxl_database_subset.csv"), num_records=48)
+    make_tiny_pipeline(label_names=("NORM", "AFIB", "SR", "STACH"), sample_length=1000, seed=0).save_pretrained(tmp_path / "pipe")
+    assert main(["convert-ptbxl", str(tmp_path / "ptbxl"), "--out", str(tmp_path / "real"), "--num-workers", "0", "--no-progress"]) == 0
+    build = ["build-dataset", "--model", str(tmp_path / "pipe"), "--like", str(tmp_path / "ptbxl"), "--steps", "2", "--no-progress"]
+    assert main(build + ["--out", str(tmp_path / "synthetic")]) == 0
+    assert main(["evaluate", "--real", str(tmp_path / "real"), "--synthetic", str(tmp_path / "synthetic"), "--out", str(tmp_path / "report"),
+                 "--labels", "NORM,AFIB,SR", "--sections", "utility,physiology,privacy", *FAST]) == 0
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["inputs"]["real_test"]["name"] == "real[test]" and report["utility"]["tracking_set"] == "real[validation]"
+    assert report["utility"]["protocols"]["TSTR"]["train_set"] == "synthetic[train]"
+    failures = report["physiology"]["failures"]["real"]  # the fixture's sinusoids are no ECGs: counted, not dropped
+    assert failures["n_records"] == report["inputs"]["real_test"]["n_records"] and failures["status"]["ok"] < failures["n_records"]
+    assert main(build + ["--out", str(tmp_path / "synthetic"), "--privacy-report", str(tmp_path / "report" / "privacy.md")]) == 0
+    assert "Distance-threshold membership-inference attack" in (tmp_path / "synthetic" / "README.md").read_text()
