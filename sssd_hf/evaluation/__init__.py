@@ -10,14 +10,16 @@
 - :mod:`.physiology`: NeuroKit2 fiducial measurements and real-vs-synthetic distances.
 - :mod:`.feature_distance`: Frechet distance and MMD in the classifier's embedding space.
 - :mod:`.privacy`: distance to closest record, memorisation rate, membership inference.
-- :mod:`.report`: all of it in one HTML + JSON report (``sssd-ecg evaluate``).
+- :mod:`.plots`: the report's figures; :mod:`.report`: all of it in one HTML + JSON report;
+  :mod:`.cli`: ``sssd-ecg evaluate``.
 
 Submodules are imported on first use so that ``sssd-ecg`` starts quickly.
 """
 
 import importlib
 
-_SUBMODULES = ("data", "classifier", "train_classifier", "metrics", "physiology", "feature_distance", "privacy", "report")
+_SUBMODULES = ("data", "classifier", "train_classifier", "metrics", "physiology", "feature_distance", "privacy", "plots",
+               "report", "cli")
 
 
 def __getattr__(name):

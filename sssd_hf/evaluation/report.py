@@ -5,7 +5,8 @@
 - ``utility``: the downstream-classifier protocols (:mod:`.train_classifier`);
 - ``features``: Frechet distance and MMD in the real-trained classifier's embedding, for the
   synthetic set and for a real-vs-real baseline (the two halves of the real test fold);
-- ``physiology``: NeuroKit2 measurements of the real test fold and the synthetic set, per-feature
+- ``physiology``: NeuroKit2 measurements of the real test fold and the synthetic test set (the
+  synthetic copy of the test fold when the synthetic data has splits: same statements), per-feature
   and per-statement distances, and a real-vs-real baseline (a real training subsample of the
   same size against the real test fold);
 - ``privacy``: the audit of :mod:`.privacy` against the real training fold and the test fold.
@@ -121,8 +122,9 @@ def run_evaluation(
         real_train: the real data the generator was trained on (training fold).
         real_test: held-out real data (test fold): classifiers are tested on it and it is the
             reference of the privacy audit.
-        synthetic: all synthetic ECGs (physiology, features, privacy).
-        synthetic_train / synthetic_test: synthetic sets for TSTR / TRTS (default ``synthetic``).
+        synthetic: all synthetic ECGs (audited for privacy; example ECGs).
+        synthetic_train / synthetic_test: synthetic sets for TSTR / TRTS (default ``synthetic``);
+            ``synthetic_test`` is also the set compared in ``features`` and ``physiology``.
         real_validation: tracking set of the convergence curves (default ``real_test``).
     """
     options = options or EvaluationOptions()
@@ -148,7 +150,7 @@ def run_evaluation(
     if "features" in options.sections:
         _features(result, classifier, real_train, real_test, synthetic_test, options, rng)
     if "physiology" in options.sections:
-        _physiology(result, real_train, real_test, synthetic, options, rng)
+        _physiology(result, real_train, real_test, synthetic_test, options, rng)
     if "privacy" in options.sections:
         _privacy(result, real_train, real_test, synthetic, options, rng)
     _examples(result, real_test, synthetic, options)
