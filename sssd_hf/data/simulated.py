@@ -45,6 +45,8 @@ import contextlib
 import logging
 import math
 import os
+import signal
+import threading
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -74,6 +76,9 @@ SIMULATED_STATEMENTS: Tuple[str, ...] = tuple(SIMULATED_RATES)
 #: The simulator's leads that are kept; the other four limb leads are derived from I and aVR.
 _KEPT_LEADS: Tuple[str, ...] = ("I", "aVR", "V1", "V2", "V3", "V4", "V5", "V6")
 _MARGIN_SECONDS = 1.5
+#: A record normally takes 1-3 s of CPU; NeuroKit2 occasionally loops forever (see _run_simulator).
+_CPU_LIMIT_SECONDS = 15.0
+_MAX_ATTEMPTS = 5
 _NUM_FOLDS = 10
 
 
@@ -153,6 +158,44 @@ def measure_rhythm(lead: np.ndarray, sampling_rate: int = 100) -> RhythmMeasurem
     return RhythmMeasurement(heart_rate, rr_cv, int(peaks.size))
 
 
+class _SimulatorStuck(Exception):
+    """The simulator ran past its CPU-time limit."""
+
+
+@contextlib.contextmanager
+def _cpu_time_limit(seconds: float):
+    """Raise :class:`_SimulatorStuck` in the body after ``seconds`` of this process's CPU time
+    (a deterministic limit, unaffected by other processes); no limit off the main thread or
+    where ``setitimer`` is missing."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise _SimulatorStuck()
+
+    previous = signal.signal(signal.SIGPROF, _raise)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+def _run_simulator(duration: float, sampling_rate: int, heart_rate: float, noise: float, seed: int):
+    """``nk.ecg_simulate(method="multileads")`` under a CPU-time limit: for some random states
+    its RR-series loop never ends (NeuroKit2 0.2.x), which the caller answers with a new seed."""
+    import neurokit2 as nk
+
+    with warnings.catch_warnings(), _cpu_time_limit(_CPU_LIMIT_SECONDS):
+        warnings.simplefilter("ignore")
+        return nk.ecg_simulate(
+            duration=duration, sampling_rate=sampling_rate, heart_rate=heart_rate, noise=noise,
+            method="multileads", random_state=seed,
+        )
+
+
 def simulate_ecg(heart_rate: float, seed: int, sampling_rate: int = 100, seconds: float = 10.0, noise: float = 0.01) -> np.ndarray:
     """One simulated 12-lead ECG.
 
@@ -167,22 +210,20 @@ def simulate_ecg(heart_rate: float, seed: int, sampling_rate: int = 100, seconds
         ``(12, round(seconds * sampling_rate))`` float32 array in millivolts, leads in
         :data:`sssd_hf.leads.STANDARD_LEADS` order (II, III, aVL, aVF derived from I and aVR).
     """
-    import neurokit2 as nk
-
     if not 20 <= heart_rate <= 250:
         raise ValueError(f"heart_rate must be between 20 and 250 bpm, got {heart_rate}")
     length = int(round(seconds * sampling_rate))
     rng = np.random.default_rng(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        frame = nk.ecg_simulate(
-            duration=seconds + _MARGIN_SECONDS,
-            sampling_rate=sampling_rate,
-            heart_rate=heart_rate,
-            noise=noise,
-            method="multileads",
-            random_state=int(rng.integers(2**31 - 1)),
-        )
+    frame = None
+    for attempt in range(_MAX_ATTEMPTS):
+        simulator_seed = int(rng.integers(2**31 - 1))
+        try:
+            frame = _run_simulator(seconds + _MARGIN_SECONDS, sampling_rate, heart_rate, noise, simulator_seed)
+            break
+        except _SimulatorStuck:
+            logger.warning("NeuroKit2 simulator stuck (heart_rate=%s, seed=%s, attempt %d); retrying with a new seed", heart_rate, seed, attempt)
+    if frame is None:
+        raise RuntimeError(f"NeuroKit2 could not simulate heart_rate={heart_rate} (seed={seed}) in {_MAX_ATTEMPTS} attempts")
     kept = frame[list(_KEPT_LEADS)].to_numpy(dtype=np.float64).T  # (8, L + margin)
     offset = int(rng.integers(0, kept.shape[1] - length + 1))
     window = kept[:, offset : offset + length]

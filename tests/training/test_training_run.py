@@ -31,7 +31,7 @@ def _same_tensors(path_a: str, path_b: str) -> bool:
 def full_run(tiny_dataset, tmp_path_factory):
     """The uninterrupted 12-step run every other run is compared with."""
     out = str(tmp_path_factory.mktemp("full") / "run")
-    _ok(run_training(["--dataset", tiny_dataset, "--output_dir", out, *STEPS]))
+    _ok(run_training(["--dataset", tiny_dataset, "--output_dir", out, "--log_with", "tensorboard", *STEPS]))
     return out
 
 
@@ -46,6 +46,8 @@ def test_run_checkpoints_logs_and_exports(full_run):
     throughput = [m for m in metrics if "samples_per_second" in m]
     assert throughput and all(m["samples_per_second"] > 0 and m["cpu_peak_rss_mb"] > 0 for m in throughput)
     assert os.path.getsize(os.path.join(full_run, "samples", "step-12", "0-SR.png")) > 10_000
+    events = [f for _, _, files in os.walk(os.path.join(full_run, "logs")) for f in files if f.startswith("events.out.tfevents")]
+    assert events, "no TensorBoard event file"
     # the exported weights are the EMA, not the raw weights of the last step
     raw = load_file(os.path.join(checkpoints, "checkpoint-12", WEIGHTS))
     exported = load_file(os.path.join(full_run, PIPELINE_WEIGHTS))
