@@ -38,6 +38,10 @@ def averaged_model(model: SSSDECGModel, ema=None) -> SSSDECGModel:
 def launch_command(argv: Optional[Sequence[str]] = None) -> str:
     """The command line of this run, as it would be typed (for the model card)."""
     argv = list(sys.argv if argv is None else argv)
+    for i in range(1, len(argv)):  # card texts given on the command line are in the card already
+        if argv[i - 1].startswith("--model_card.") and "=" not in argv[i - 1]:
+            argv[i] = "<text>"
+    argv = [a.split("=", 1)[0] + "=<text>" if a.startswith("--model_card.") and "=" in a else a for a in argv]
     if argv and argv[0].endswith(".py"):
         argv[0] = os.path.relpath(argv[0]) if os.path.isabs(argv[0]) else argv[0]
         return "accelerate launch " + shlex.join(argv)
