@@ -29,7 +29,7 @@ def test_default_pipeline_is_bundled_small_and_documented():
     assert os.path.isfile(os.path.join(folder, "model", "diffusion_pytorch_model.safetensors"))
     card = open(os.path.join(folder, "README.md"), encoding="utf-8").read()
     assert "demonstration model" in card and "not for research or clinical use" in card
-    assert "accelerate launch training/train_sssd_ecg.py --config training/configs/simulated_rhythms_demo.yaml" in card
+    assert "accelerate launch" in card and "training/train_sssd_ecg.py --config training/configs/simulated_rhythms_demo.yaml" in card
     assert "Label control (measured)" in card
 
 
