@@ -192,7 +192,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "seed": args.seed,
         "runs": runs,
         "reference": measure_reference(args.reference_dataset, statements) if args.reference_dataset else None,
-        "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
+        "machine": f"{platform.machine()} CPU, torch threads: {torch.get_num_threads()}, torch {torch.__version__}",
         "command": "python training/measure_label_control.py " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
         "total_seconds": time.perf_counter() - start,
     }
