@@ -50,39 +50,18 @@ def _statements(pipe, wanted: Optional[Sequence[str]]) -> List[str]:
     return candidates
 
 
-def summarize(statement: str, rhythms, seconds: float) -> Dict[str, object]:
-    """Per-statement numbers from a list of :class:`~sssd_hf.data.simulated.RhythmMeasurement`."""
-    from sssd_hf.data.simulated import rate_in_definition
-
-    rates = np.array([r.heart_rate for r in rhythms], dtype=np.float64)
-    regular = np.array([r.regular for r in rhythms])
-    in_def = np.array([np.isfinite(hr) and rate_in_definition(statement, hr) for hr in rates])
-    finite = rates[np.isfinite(rates)]
-    return {
-        "statement": statement,
-        "n": len(rhythms),
-        "in_range": float(np.mean(in_def & regular)),
-        "rate_in_range_any_detection": float(np.mean(in_def)),
-        "regular_rhythm": float(np.mean(regular)),
-        "heart_rate_median": float(np.median(finite)) if finite.size else None,
-        "heart_rate_p10_p90": [float(np.percentile(finite, 10)), float(np.percentile(finite, 90))] if finite.size else None,
-        "seconds_per_ecg": seconds / max(1, len(rhythms)),
-    }
-
-
 def measure_pipeline(pipe, statements: Sequence[str], per_statement: int, steps: int, batch_size: int, seed: int) -> List[Dict[str, object]]:
     """Generate ``per_statement`` ECGs per statement with ``steps`` DDPM steps and summarize."""
-    from sssd_hf.data.simulated import measure_rhythm
+    from sssd_hf.evaluation.label_control import label_control
 
-    lead_ii = 1  # STANDARD_LEADS order
     results = []
     for k, statement in enumerate(statements):
         start = time.perf_counter()
         out = pipe(labels=[statement], num_ecgs_per_label=per_statement, num_inference_steps=steps,
                    batch_size=batch_size, generator=torch.Generator().manual_seed(seed + k))
         elapsed = time.perf_counter() - start
-        rhythms = [measure_rhythm(ecg[lead_ii], out.sampling_rate) for ecg in out.ecgs]
-        results.append(summarize(statement, rhythms, elapsed))
+        summary = label_control(out.ecgs, [statement] * len(out.ecgs), out.sampling_rate)[statement]
+        results.append({**summary, "seconds_per_ecg": elapsed / len(out.ecgs)})
         print(json.dumps({"steps": steps, **results[-1]}), flush=True)
     return results
 
@@ -90,18 +69,19 @@ def measure_pipeline(pipe, statements: Sequence[str], per_statement: int, steps:
 def measure_reference(path: str, statements: Sequence[str], split: str = "test") -> List[Dict[str, object]]:
     """The same measurement on the simulated corpus itself (how often the detector agrees with
     the ground-truth label)."""
-    from sssd_hf.data.simulated import measure_rhythm
+    from sssd_hf.evaluation.label_control import label_control
     from sssd_hf.training.data import dataset_vocabulary, load_ecg_dataset
 
     data = load_ecg_dataset(path)[split]
     names = dataset_vocabulary(data)
-    rows = data.with_format("numpy", columns=["signal", "labels"])
-    by_statement: Dict[str, list] = {s: [] for s in statements}
-    for row in rows:
+    signals, codes = [], []
+    for row in data.with_format("numpy", columns=["signal", "labels"]):
         for index in np.asarray(row["labels"]).tolist():
-            if names[index] in by_statement:
-                by_statement[names[index]].append(measure_rhythm(row["signal"][1], 100))
-    return [summarize(s, r, 0.0) for s, r in by_statement.items() if r]
+            if names[index] in statements:
+                signals.append(row["signal"])
+                codes.append(names[index])
+    summaries = label_control(np.asarray(signals), codes, 100) if codes else {}
+    return [summaries[s] for s in statements if s in summaries]
 
 
 def table(results: List[Dict[str, object]]) -> str:

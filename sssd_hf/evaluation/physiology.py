@@ -79,6 +79,25 @@ def _r_amplitudes(signal: np.ndarray, peaks: np.ndarray, sampling_rate: float) -
     return np.median(np.stack(heights), axis=0) - baseline
 
 
+def detect_r_peaks(lead: np.ndarray, sampling_rate: float) -> Tuple[Optional[np.ndarray], np.ndarray, str]:
+    """R peaks of one lead (``(L,)`` mV) with NeuroKit2 (``ecg_clean`` then ``ecg_peaks``).
+
+    Returns ``(cleaned lead or None, peak sample indices (int64), error message or "")``; NeuroKit2's
+    assorted errors on flat or odd signals become an empty peak array and the message.
+    """
+    import neurokit2 as nk
+
+    rate = int(round(sampling_rate))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cleaned = nk.ecg_clean(np.asarray(lead, dtype=np.float64), sampling_rate=rate)
+            _, info = nk.ecg_peaks(cleaned, sampling_rate=rate)
+        except Exception as exc:
+            return None, np.zeros(0, dtype=np.int64), f"{type(exc).__name__}: {exc}"
+    return cleaned, np.asarray(info["ECG_R_Peaks"], dtype=np.int64), ""
+
+
 def measure_record(
     signal: np.ndarray,
     sampling_rate: float,
@@ -104,18 +123,12 @@ def measure_record(
         raise ValueError(f"delineation lead {delineation_lead!r} is not among the leads {lead_names}")
     row: Dict[str, object] = {name: float("nan") for name in feature_names(lead_names)}
     row.update(status="ok", error="")
-    lead = signal[lead_names.index(delineation_lead)].astype(np.float64)
+    cleaned, peaks, row["error"] = detect_r_peaks(signal[lead_names.index(delineation_lead)], sampling_rate)
+    if peaks.size < 3:
+        row.update(status="no_r_peaks", error=row["error"] or f"{peaks.size} R peak(s) found")
+        return row
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            cleaned = nk.ecg_clean(lead, sampling_rate=int(round(sampling_rate)))
-            _, info = nk.ecg_peaks(cleaned, sampling_rate=int(round(sampling_rate)))
-            peaks = np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
-        except Exception as exc:  # NeuroKit2 raises assorted errors on flat or odd signals
-            peaks, row["error"] = np.zeros(0, dtype=np.int64), f"{type(exc).__name__}: {exc}"
-        if peaks.size < 3:
-            row.update(status="no_r_peaks", error=row["error"] or f"{peaks.size} R peak(s) found")
-            return row
         rr = np.diff(peaks) * 1000.0 / sampling_rate
         row["heart_rate"] = float(60000.0 / rr.mean())
         row["rr_sdnn"] = float(rr.std(ddof=1))
