@@ -256,17 +256,23 @@ class SSSDECGPipeline(DiffusionPipeline):
         )
 
     def _denoise(self, shape, labels, sex, steps, generator, guidance_scale, device, dtype, progress, on_step):
-        """Run the reverse process for one chunk; returns ``(n, G, L)`` generated leads."""
+        """Run the reverse process for one chunk; returns ``(n, G, L)`` generated leads.
+
+        With a float16 / bfloat16 model only the network runs in that dtype: the latent and every
+        scheduler update stay in float32, since 200 small DDPM updates accumulated in a 8-bit
+        mantissa would lose the ECG's low-amplitude waves.
+        """
         self.scheduler.set_timesteps(steps, device=device)
-        x = randn_tensor(shape, generator=generator, device=device, dtype=dtype) * self.scheduler.init_noise_sigma
+        latent_dtype = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+        x = randn_tensor(shape, generator=generator, device=device, dtype=latent_dtype) * self.scheduler.init_noise_sigma
         step_kwargs = self._step_kwargs(generator)
         for i, t in enumerate(self.scheduler.timesteps):
-            model_input = self.scheduler.scale_model_input(x, t)
+            model_input = self.scheduler.scale_model_input(x, t).to(dtype)
             eps = self.model(model_input, t, labels=labels, sex=sex).sample
             if guidance_scale != 1.0:
                 uncond = self.model(model_input, t, labels=None, sex=sex).sample
                 eps = uncond + guidance_scale * (eps - uncond)
-            x = self.scheduler.step(eps, t, x, **step_kwargs).prev_sample
+            x = self.scheduler.step(eps.to(latent_dtype), t, x, **step_kwargs).prev_sample
             progress.update()
             on_step(i, t)
         return x

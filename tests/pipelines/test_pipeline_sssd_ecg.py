@@ -213,3 +213,22 @@ def test_lead_derivation_for_both_layouts():
     paper = derive_twelve_leads(torch.tensor(np.stack([I, II, *chest])), ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"])
     for out in (nle, sssd, paper.numpy()):
         np.testing.assert_allclose(out, truth, atol=1e-12)
+
+
+def test_bfloat16_model_keeps_a_float32_trajectory_close_to_float32():
+    """A bf16 network with all 200 DDPM steps: the latent and the scheduler stay float32 (same
+    starting noise as the float32 run), so the result tracks the float32 ECGs closely."""
+    full = make_tiny_pipeline(sample_length=64)
+    half = make_tiny_pipeline(sample_length=64)
+    half.model.to(torch.bfloat16)
+    seen = []
+    kwargs = dict(labels=["NORM", "AFIB"], num_inference_steps=200)
+    reference = full(generator=torch.Generator().manual_seed(0), **kwargs).ecgs
+    result = half(
+        generator=torch.Generator().manual_seed(0),
+        callback_on_step_end=lambda chunk, i, t: seen.append(i),
+        **kwargs,
+    ).ecgs
+    assert len(seen) == 200 and np.isfinite(result).all()
+    relative = np.linalg.norm(result - reference) / np.linalg.norm(reference)
+    assert relative < 0.01, relative
