@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 
-@pytest.mark.parametrize("script, key", [("bench_sampling.py", "sampling"), ("bench_training.py", "training")])
+@pytest.mark.parametrize("script, key", [("bench_sampling.py", "sampling"), ("bench_training.py", "training"), ("bench_sampler_quality.py", "quality")])
 def test_benchmark_smoke_mode_writes_json(tmp_path, script, key):
     out = tmp_path / "result.json"
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
