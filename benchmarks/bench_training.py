@@ -1,7 +1,11 @@
 """Training speed: samples per second and peak memory of optimizer steps.
 
     python benchmarks/bench_training.py --config paper --batch-sizes 8 --precisions fp32 bf16
+    python benchmarks/bench_training.py --config paper --batch-sizes 8 --gradient-checkpointing
     python benchmarks/bench_training.py --smoke
+
+On a CPU, peak memory is the process's maximum resident set (run one configuration per process
+to compare); on CUDA it is ``torch.cuda.max_memory_allocated`` after the warm-up step.
 
 Each step is the epsilon-prediction loss of the papers (random ECG-shaped input, random steps
 and statements), backward, and an Adam update, so the S4 kernels are recomputed every step.
@@ -55,6 +59,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3, help="timed steps (after one warm-up step)")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--out", default="bench_training.json")
+    parser.add_argument("--gradient-checkpointing", action="store_true",
+                        help="recompute each residual block in backward instead of storing its activations")
     parser.add_argument("--smoke", action="store_true", help="tiny model, 1 step")
     args = parser.parse_args(argv)
     if args.threads:
@@ -64,6 +70,8 @@ def main(argv=None):
     rows = []
     for name in args.config:
         model = build_model(name).to(args.device).train()
+        if args.gradient_checkpointing:
+            model.enable_gradient_checkpointing()
         optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
         scheduler = SSSDECGScheduler()
         for precision in args.precisions:
@@ -74,11 +82,12 @@ def main(argv=None):
                     torch.cuda.reset_peak_memory_stats()
                 secs = statistics.median(timed(step, args.steps, args.device))
                 rows.append({
-                    "model": name, "precision": precision, "batch": batch, "step_s": secs, "samples_per_s": batch / secs,
+                    "model": name, "precision": precision, "batch": batch, "checkpointing": args.gradient_checkpointing,
+                    "step_s": secs, "samples_per_s": batch / secs,
                     "peak_mem_mb": peak_memory_mb(args.device),
                     "approx_tflops": 3 * forward_flops(model.config, batch, model.config.sample_length) / secs / 1e12,
                 })
-    print_table(rows, ["model", "precision", "batch", "step_s", "samples_per_s", "peak_mem_mb", "approx_tflops"])
+    print_table(rows, ["model", "precision", "batch", "checkpointing", "step_s", "samples_per_s", "peak_mem_mb", "approx_tflops"])
     write_results(args.out, {"machine": machine(), "device": args.device, "training": rows,
                              "command": " ".join(["python", "benchmarks/bench_training.py", *(argv or sys.argv[1:])])})
     return 0
