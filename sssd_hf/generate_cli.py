@@ -74,8 +74,8 @@ def run_generate(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     settings = {
         "model": os.fspath(resolve_model_path(args.model)),
-        "scheduler": args.scheduler,
-        "num_inference_steps": steps or pipe.scheduler.config.num_train_timesteps,
+        "scheduler": type(pipe.scheduler).__name__,
+        "num_inference_steps": steps or pipe.default_steps,
         "seed": args.seed,
     }
     codes = [c or [] for c in out.labels]

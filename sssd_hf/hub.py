@@ -112,6 +112,19 @@ def _replace_folder(new: str, final: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _read_model_index(folder: str) -> dict:
+    with open(os.path.join(folder, "model_index.json"), encoding="utf-8") as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"Corrupt model_index.json in {folder}: {exc}") from exc
+
+
+def pipeline_setting(folder: str, name: str, default=None):
+    """A pipeline config value (not a component) stored in ``folder``/model_index.json."""
+    return _read_model_index(folder).get(name, default)
+
+
 def load_component(folder: str, name: str):
     """Load component ``name`` (``"model"`` or ``"scheduler"``) of a pipeline folder with the
     installed classes: ``sssd_hf``'s own, or the stock diffusers class recorded in model_index.json."""
@@ -120,11 +133,7 @@ def load_component(folder: str, name: str):
     from .models.modeling_sssd_ecg import SSSDECGModel
     from .schedulers.scheduling_sssd_ecg import SSSDECGScheduler
 
-    with open(os.path.join(folder, "model_index.json"), encoding="utf-8") as f:
-        try:
-            index = json.load(f)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"Corrupt model_index.json in {folder}: {exc}") from exc
+    index = _read_model_index(folder)
     if name not in index:
         raise ValueError(f"{folder}/model_index.json has no '{name}' component")
     library, cls_name = index[name]

@@ -175,6 +175,25 @@ def test_stock_scheduler_survives_save_and_load(tiny_pipeline, tmp_path):
     assert isinstance(SSSDECGPipeline.from_pretrained(tmp_path / "p").scheduler, DDIMScheduler)
 
 
+def test_default_steps_travel_with_the_folder_and_apply_when_none_are_given(tmp_path):
+    pipe = SSSDECGPipeline(
+        model=make_tiny_pipeline(sample_length=64).model,
+        scheduler=DPMSolverMultistepScheduler.from_config(make_tiny_pipeline().scheduler.config),
+        default_num_inference_steps=5,
+    )
+    steps = []
+    pipe(labels=["NORM"], generator=torch.Generator().manual_seed(0), callback_on_step_end=lambda c, i, t: steps.append(i))
+    assert len(steps) == 5 and pipe.default_steps == 5
+    pipe.save_pretrained(tmp_path / "p")
+    assert json.loads((tmp_path / "p" / "model_index.json").read_text())["default_num_inference_steps"] == 5
+    loaded = SSSDECGPipeline.from_pretrained(tmp_path / "p")
+    assert loaded.default_steps == 5 and isinstance(loaded.scheduler, DPMSolverMultistepScheduler)
+    assert make_tiny_pipeline().default_steps == 200  # unset: every training step, the paper's DDPM
+    for bad in (0, -3, 2.5, True, "20"):
+        with pytest.raises(ValueError, match="default_num_inference_steps"):
+            SSSDECGPipeline(model=pipe.model, scheduler=pipe.scheduler, default_num_inference_steps=bad)
+
+
 def test_remote_code_loads_without_sssd_hf(tiny_pipeline, tmp_path):
     folder = tmp_path / "pipe"
     tiny_pipeline.save_pretrained(folder)
