@@ -118,13 +118,24 @@ class SSSDECGPipeline(DiffusionPipeline):
         model: :class:`~sssd_hf.SSSDECGModel` (noise predictor over the generated leads).
         scheduler: :class:`~sssd_hf.SSSDECGScheduler` (the paper's DDPM), or a stock diffusers
             scheduler built ``from_config(pipe.scheduler.config)`` (DDIM, DPM-Solver++, UniPC...).
+
+    Config:
+        default_num_inference_steps: steps used when a call gives none; ``None`` means every
+            training step (the paper's 200-step DDPM).  Saved in ``model_index.json``, so a
+            pipeline folder that ships a few-step solver also ships its step count.
     """
 
     model_cpu_offload_seq = "model"
 
-    def __init__(self, model, scheduler):
+    def __init__(self, model, scheduler, default_num_inference_steps: Optional[int] = None):
         super().__init__()
+        if default_num_inference_steps is not None and (
+            isinstance(default_num_inference_steps, bool) or not isinstance(default_num_inference_steps, int)
+            or default_num_inference_steps < 1
+        ):
+            raise ValueError(f"default_num_inference_steps must be a positive integer or None, got {default_num_inference_steps!r}")
         self.register_modules(model=model, scheduler=scheduler)
+        self.register_to_config(default_num_inference_steps=default_num_inference_steps)
 
     # -- inputs ---------------------------------------------------------------------------
     def _conditioning(self, labels: LabelsInput, num_ecgs_per_label: int):
@@ -159,6 +170,13 @@ class SSSDECGPipeline(DiffusionPipeline):
             out.append(int(v))
         return torch.tensor(out)
 
+    @property
+    def default_steps(self) -> int:
+        """Steps used when a call gives none: the config's ``default_num_inference_steps``, else
+        every training step of the scheduler."""
+        configured = getattr(self.config, "default_num_inference_steps", None)
+        return configured if configured is not None else self.scheduler.config.num_train_timesteps
+
     def _step_kwargs(self, generator) -> Dict[str, Any]:
         accepted = set(inspect.signature(self.scheduler.step).parameters)
         return {"generator": generator} if "generator" in accepted else {}
@@ -186,7 +204,8 @@ class SSSDECGPipeline(DiffusionPipeline):
                 unconditional model.
             num_ecgs: number of ECGs for an unconditional model (default 1).
             num_ecgs_per_label: ECGs generated for each entry of ``labels``.
-            num_inference_steps: denoising steps (default: all ``T`` = 200 steps of the paper).
+            num_inference_steps: denoising steps (default: the pipeline's
+                ``default_num_inference_steps``, else all ``T`` = 200 steps of the paper).
             generator: a ``torch.Generator`` for reproducible output, or one per ECG (then each
                 ECG is the same whatever ``batch_size`` is).
             sex: ``"male"``/``"female"`` (or PTB-XL codes 0/1), one value or one per ECG, for
@@ -230,7 +249,7 @@ class SSSDECGPipeline(DiffusionPipeline):
         # Weight-normed convs recompute g * v / ||v|| on every call unless cached; the S4 layers
         # cache their kernels themselves.
         weight_cache = torch.nn.utils.parametrize.cached()
-        steps = num_inference_steps if num_inference_steps is not None else self.scheduler.config.num_train_timesteps
+        steps = num_inference_steps if num_inference_steps is not None else self.default_steps
         self.scheduler.set_timesteps(steps)  # validates the step count before any work
         with self.progress_bar(total=len(chunks) * steps) as progress, weight_cache:
             for chunk_index, start in enumerate(chunks):
@@ -256,17 +275,23 @@ class SSSDECGPipeline(DiffusionPipeline):
         )
 
     def _denoise(self, shape, labels, sex, steps, generator, guidance_scale, device, dtype, progress, on_step):
-        """Run the reverse process for one chunk; returns ``(n, G, L)`` generated leads."""
+        """Run the reverse process for one chunk; returns ``(n, G, L)`` generated leads.
+
+        With a float16 / bfloat16 model only the network runs in that dtype: the latent and every
+        scheduler update stay in float32, since 200 small DDPM updates accumulated in a 8-bit
+        mantissa would lose the ECG's low-amplitude waves.
+        """
         self.scheduler.set_timesteps(steps, device=device)
-        x = randn_tensor(shape, generator=generator, device=device, dtype=dtype) * self.scheduler.init_noise_sigma
+        latent_dtype = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+        x = randn_tensor(shape, generator=generator, device=device, dtype=latent_dtype) * self.scheduler.init_noise_sigma
         step_kwargs = self._step_kwargs(generator)
         for i, t in enumerate(self.scheduler.timesteps):
-            model_input = self.scheduler.scale_model_input(x, t)
+            model_input = self.scheduler.scale_model_input(x, t).to(dtype)
             eps = self.model(model_input, t, labels=labels, sex=sex).sample
             if guidance_scale != 1.0:
                 uncond = self.model(model_input, t, labels=None, sex=sex).sample
                 eps = uncond + guidance_scale * (eps - uncond)
-            x = self.scheduler.step(eps, t, x, **step_kwargs).prev_sample
+            x = self.scheduler.step(eps.to(latent_dtype), t, x, **step_kwargs).prev_sample
             progress.update()
             on_step(i, t)
         return x
@@ -295,11 +320,12 @@ class SSSDECGPipeline(DiffusionPipeline):
         torch_dtype = kwargs.pop("torch_dtype", None)
         model = kwargs.pop("model", None) or hub.load_component(path, "model")
         scheduler = kwargs.pop("scheduler", None) or hub.load_component(path, "scheduler")
+        default_steps = kwargs.pop("default_num_inference_steps", hub.pipeline_setting(path, "default_num_inference_steps"))
         if kwargs:
             raise TypeError(f"Unexpected arguments: {sorted(kwargs)}")
         if torch_dtype is not None:
             model = model.to(torch_dtype)
-        return cls(model=model.eval(), scheduler=scheduler)
+        return cls(model=model.eval(), scheduler=scheduler, default_num_inference_steps=default_steps)
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike], **kwargs):
         """Save weights (safetensors) and configs, plus the model/scheduler/pipeline code and a

@@ -60,3 +60,18 @@ def test_label_control_script_writes_one_card_section(tmp_path):
     results = report["runs"][0]["results"]
     assert [r["statement"] for r in results] == ["SBRAD", "SR", "STACH"] and all(r["n"] == 2 for r in results)
     assert all(0.0 <= r["in_range"] <= r["rate_in_range_any_detection"] <= 1.0 for r in results)
+
+
+def test_default_pipeline_heart_rate_follows_the_statement():
+    """The bundled model's measured property (model card): the heart rate rises from SBRAD to SR
+    to STACH. 8 seeded ECGs per statement with 50 strided DDPM steps, lead II, NeuroKit2."""
+    from sssd_hf import SSSDECGPipeline
+    from sssd_hf.evaluation.label_control import label_control
+
+    pipe = SSSDECGPipeline.from_pretrained(default_pipeline_path())
+    pipe.set_progress_bar_config(disable=True)
+    codes = ["SBRAD", "SR", "STACH"] * 8
+    out = pipe(labels=codes, num_inference_steps=50, batch_size=len(codes),
+               generator=[torch.Generator().manual_seed(i) for i in range(len(codes))])
+    medians = {code: summary["heart_rate_median"] for code, summary in label_control(out.ecgs, codes).items()}
+    assert medians["SBRAD"] < 60 < medians["SR"] < medians["STACH"] - 10, medians
