@@ -22,3 +22,26 @@ def test_benchmark_smoke_mode_writes_json(tmp_path, script, key):
     data = json.loads(out.read_text())
     assert data[key] and "device" in data["machine"]
     assert all(row[k] > 0 for row in data[key] for k in row if k.endswith(("_per_s", "_s")))
+
+
+def _load_quality_benchmark():
+    import importlib.util
+
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_sampler_quality", os.path.join(REPO_ROOT, "benchmarks", "bench_sampler_quality.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quality_benchmark_rejects_bad_runs_and_references(tmp_path):
+    bench = _load_quality_benchmark()
+    assert bench.parse_run("ddim:20") == ("ddim", 20, "fp32") and bench.parse_run("ddpm:200:bf16") == ("ddpm", 200, "bf16")
+    for bad in ("euler:20", "ddim", "ddim:twenty", "ddpm:200:fp8", "ddim:20:bf16:x"):
+        with pytest.raises(ValueError, match="run"):
+            bench.parse_run(bad)
+    with pytest.raises(SystemExit):  # argparse: --reference is required outside --smoke
+        bench.main(["--runs", "ddim:2", "--out", str(tmp_path / "q.json")])
+    with pytest.raises(FileNotFoundError):
+        bench.load_reference(str(tmp_path / "missing"))
+    assert not (tmp_path / "q.json").exists()
