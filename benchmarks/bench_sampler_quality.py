@@ -43,9 +43,8 @@ from sssd_hf.evaluation.feature_distance import feature_distances  # noqa: E402
 from sssd_hf.evaluation.label_control import label_control  # noqa: E402
 from sssd_hf.evaluation.physiology import compare_measurements, measure_records, summarize_distances  # noqa: E402
 from sssd_hf.evaluation.train_classifier import TrainingConfig, embed, fit_classifier  # noqa: E402
+from sssd_hf.generate_cli import SCHEDULERS  # noqa: E402  (name -> diffusers class; None = the paper's DDPM)
 
-#: Scheduler name -> diffusers class (None: the pipeline's own DDPM scheduler).
-SCHEDULERS = {"ddpm": None, "ddim": "DDIMScheduler", "dpm": "DPMSolverMultistepScheduler", "unipc": "UniPCMultistepScheduler"}
 DEFAULT_RUNS = ["ddpm:200", "ddpm:200:bf16", "ddpm:50", "ddim:50", "ddim:20", "ddim:10", "dpm:50", "dpm:20", "dpm:10",
                 "unipc:50", "unipc:20", "unipc:10"]
 

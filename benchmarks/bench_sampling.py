@@ -22,10 +22,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import forward_flops, machine, peak_memory_mb, print_table, timed, write_results  # noqa: E402
 
 from sssd_hf import SSSDECGModel, SSSDECGPipeline, SSSDECGScheduler  # noqa: E402
+from sssd_hf.generate_cli import SCHEDULERS  # noqa: E402  (name -> diffusers class; None = the paper's DDPM)
 from sssd_hf.testing import make_tiny_model  # noqa: E402
 from sssd_hf.vocabulary import ALL_STATEMENTS  # noqa: E402
 
-SCHEDULERS = {"ddpm": None, "ddim": "DDIMScheduler", "dpm": "DPMSolverMultistepScheduler", "unipc": "UniPCMultistepScheduler"}
 
 
 def build_model(name: str) -> SSSDECGModel:
