@@ -64,7 +64,8 @@ def test_label_control_script_writes_one_card_section(tmp_path):
 
 def test_default_pipeline_heart_rate_follows_the_statement():
     """The bundled model's measured property (model card): the heart rate rises from SBRAD to SR
-    to STACH. 8 seeded ECGs per statement with 50 strided DDPM steps, lead II, NeuroKit2."""
+    to STACH and lies in the statement's range for most ECGs (card: 100 / 96 / 83 % at 50 steps).
+    8 seeded ECGs per statement with 50 strided DDPM steps, lead II, NeuroKit2."""
     from sssd_hf import SSSDECGPipeline
     from sssd_hf.evaluation.label_control import label_control
 
@@ -73,5 +74,8 @@ def test_default_pipeline_heart_rate_follows_the_statement():
     codes = ["SBRAD", "SR", "STACH"] * 8
     out = pipe(labels=codes, num_inference_steps=50, batch_size=len(codes),
                generator=[torch.Generator().manual_seed(i) for i in range(len(codes))])
-    medians = {code: summary["heart_rate_median"] for code, summary in label_control(out.ecgs, codes).items()}
+    summaries = label_control(out.ecgs, codes)
+    medians = {code: summary["heart_rate_median"] for code, summary in summaries.items()}
     assert medians["SBRAD"] < 60 < medians["SR"] < medians["STACH"] - 10, medians
+    rate_ok = {code: summary["rate_in_range_any_detection"] for code, summary in summaries.items()}
+    assert all(fraction >= 0.75 for fraction in rate_ok.values()), rate_ok
