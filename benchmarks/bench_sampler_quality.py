@@ -43,7 +43,8 @@ from sssd_hf.evaluation.feature_distance import feature_distances  # noqa: E402
 from sssd_hf.evaluation.label_control import label_control  # noqa: E402
 from sssd_hf.evaluation.physiology import compare_measurements, measure_records, summarize_distances  # noqa: E402
 from sssd_hf.evaluation.train_classifier import TrainingConfig, embed, fit_classifier  # noqa: E402
-from sssd_hf.generate_cli import SCHEDULERS  # noqa: E402  (name -> diffusers class; None = the paper's DDPM)
+from sssd_hf.schedulers.samplers import SAMPLERS  # noqa: E402  (the one sampler registry)
+from sssd_hf.schedulers.samplers import make_scheduler as registry_scheduler  # noqa: E402
 
 DEFAULT_RUNS = ["ddpm:200", "ddpm:200:bf16", "ddpm:50", "ddim:50", "ddim:20", "ddim:10", "dpm:50", "dpm:20", "dpm:10",
                 "unipc:50", "unipc:20", "unipc:10"]
@@ -52,8 +53,8 @@ DEFAULT_RUNS = ["ddpm:200", "ddpm:200:bf16", "ddpm:50", "ddim:50", "ddim:20", "d
 def parse_run(text: str) -> Tuple[str, int, str]:
     """``"ddim:20"`` or ``"ddpm:200:bf16"`` -> (scheduler, steps, dtype name)."""
     parts = text.split(":")
-    if len(parts) not in (2, 3) or parts[0] not in SCHEDULERS or not parts[1].isdigit():
-        raise ValueError(f"run {text!r} must be SCHEDULER:STEPS[:bf16] with SCHEDULER one of {sorted(SCHEDULERS)}")
+    if len(parts) not in (2, 3) or parts[0] not in SAMPLERS or not parts[1].isdigit():
+        raise ValueError(f"run {text!r} must be SAMPLER:STEPS[:bf16] with SAMPLER one of {', '.join(SAMPLERS)}")
     dtype = parts[2] if len(parts) == 3 else "fp32"
     if dtype not in ("fp32", "bf16"):
         raise ValueError(f"run {text!r}: precision must be fp32 or bf16")
@@ -62,12 +63,7 @@ def parse_run(text: str) -> Tuple[str, int, str]:
 
 def make_scheduler(name: str):
     """A scheduler of kind ``name`` with the paper's noise schedule (T = 200, betas 1e-4..0.02)."""
-    base = SSSDECGScheduler()
-    if SCHEDULERS[name] is None:
-        return base
-    import diffusers
-
-    return getattr(diffusers, SCHEDULERS[name]).from_config(base.config)
+    return registry_scheduler(name, SSSDECGScheduler().config, SSSDECGScheduler)
 
 
 def generate(pipe, statements: Sequence[str], scheduler: str, steps: int, dtype: str, seed: int, batch_size: int) -> Tuple[np.ndarray, float]:

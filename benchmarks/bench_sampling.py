@@ -22,10 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import forward_flops, machine, peak_memory_mb, print_table, timed, write_results  # noqa: E402
 
 from sssd_hf import SSSDECGModel, SSSDECGPipeline, SSSDECGScheduler  # noqa: E402
-from sssd_hf.generate_cli import SCHEDULERS  # noqa: E402  (name -> diffusers class; None = the paper's DDPM)
+from sssd_hf.schedulers.samplers import SAMPLERS, make_scheduler  # noqa: E402  (the one sampler registry)
 from sssd_hf.testing import make_tiny_model  # noqa: E402
 from sssd_hf.vocabulary import ALL_STATEMENTS  # noqa: E402
-
 
 
 def build_model(name: str) -> SSSDECGModel:
@@ -76,12 +75,7 @@ def bench_model(name, model, device, args):
     pipe = SSSDECGPipeline(model=model, scheduler=SSSDECGScheduler())
     pipe.set_progress_bar_config(disable=True)
     for sched in args.schedulers:
-        if SCHEDULERS[sched]:
-            import diffusers
-
-            pipe.scheduler = getattr(diffusers, SCHEDULERS[sched]).from_config(SSSDECGScheduler().config)
-        else:
-            pipe.scheduler = SSSDECGScheduler()
+        pipe.scheduler = make_scheduler(sched, SSSDECGScheduler().config)
         for steps in (args.steps if sched != "ddpm" else [args.ddpm_steps]):
             for batch in args.batch_sizes:
                 codes = [[cfg.label_names[0]]] * batch if cfg.label_embedding else None
@@ -99,7 +93,8 @@ def main(argv=None):
     parser.add_argument("--config", nargs="+", default=["paper", "tiny"], help="paper, tiny, default or a pipeline folder")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1])
-    parser.add_argument("--schedulers", nargs="+", default=["ddpm"], choices=sorted(SCHEDULERS))
+    parser.add_argument("--schedulers", nargs="+", default=["ddpm"], choices=list(SAMPLERS),
+                        help="sampler names of sssd_hf.schedulers.samplers.SAMPLERS")
     parser.add_argument("--steps", type=int, nargs="+", default=[20], help="steps for the few-step schedulers")
     parser.add_argument("--ddpm-steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)

@@ -1,15 +1,26 @@
-"""Fixtures for the Space tests: the app module (imported from space/app.py) and tiny models."""
+"""Fixtures for the Space tests: the app module (space/app.py), and the app started as a user starts it.
+
+The ``space_server`` fixture runs ``python space/app.py --port N`` in a subprocess with none of the
+app's environment variables (no ``SSSD_ECG_MODEL``), so it serves the real bundled default pipeline.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_PATH = REPO_ROOT / "space" / "app.py"
+#: Starting gradio + loading the model takes ~10 s on an idle 2-core CPU, far more on a busy one.
+START_TIMEOUT_S = 300
 
 
 def load_app_module():
@@ -19,7 +30,7 @@ def load_app_module():
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, APP_PATH)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses need the module registered while it executes
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -29,24 +40,61 @@ def app():
     return load_app_module()
 
 
-@pytest.fixture
-def fresh_singleton(app, monkeypatch):
-    """Forget any loaded model so a test sees get_model() load from scratch."""
-    monkeypatch.setattr(app, "_MODEL", None)
-    monkeypatch.setattr(app, "_MODEL_ERROR", None)
-    return app
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def user_environment() -> dict:
+    """The test's environment without the app's settings: what a user who just runs the app has."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SSSD_ECG_", "GRADIO_SERVER_")) and k != "PYTHONPATH"}
+    env["HF_HUB_OFFLINE"] = "1"  # the default is bundled: nothing may be fetched
+    return env
 
 
 @pytest.fixture(scope="session")
-def tiny_pipe():
-    from sssd_hf.testing import make_tiny_pipeline
-
-    pipe = make_tiny_pipeline(label_names=("AFIB", "CLBBB", "IMI", "LVOLT", "NORM", "PVC", "SR", "STACH"), seed=0)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+def space_server(tmp_path_factory):
+    """``python space/app.py`` on a free localhost port; yields its URL, stops it afterwards."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[space]')")
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("space") / "server.log"
+    url = f"http://127.0.0.1:{port}/"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "space/app.py", "--port", str(port)], cwd=REPO_ROOT,
+                                   env=user_environment(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the Space exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Space did not answer on {url} within {START_TIMEOUT_S} s:\n"
+                            f"{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
 
 
 @pytest.fixture(scope="session")
-def tiny_loader(app, tiny_pipe):
-    info = app.model_info(tiny_pipe, "tiny-test")
-    return lambda: (tiny_pipe, info)
+def bundled_label_names():
+    """The statements of the bundled pipeline, read from its folder's model/config.json (not through sssd_hf.app)."""
+    import json
+
+    from sssd_hf.defaults import DEFAULT_PIPELINE_DIR
+
+    with open(os.path.join(DEFAULT_PIPELINE_DIR, "model", "config.json")) as f:
+        return tuple(json.load(f)["label_names"])
