@@ -6,8 +6,10 @@ Accepted inputs (``torch.load``-able files, or ``.safetensors``):
   state dicts: multi-hot embedding ``embedding.weight``, old-style weight norm
   (``weight_g`` / ``weight_v``);
 - SSSD-ECG-nle (ispras/EcgLib, branch ``ecg_generation``) state dicts: per-statement embeddings
-  ``label_embedding.{k}.weight`` mixed by ``label_embedding_conv``, parametrisation-style weight
-  norm (``parametrizations.weight.original0/1``), optional ``gender_embedding``.
+  ``label_embedding.{k}.weight`` mixed by ``label_embedding_conv`` when there are several
+  statements, and used directly (no ``label_embedding_conv``) for one statement, the paper's
+  binary setup (pass ``--label-names AFIB``); parametrisation-style weight norm
+  (``parametrizations.weight.original0/1``), optional ``gender_embedding``.
 
 Usage::
 

@@ -1,6 +1,8 @@
 """Conversion of the authors' checkpoints: every tensor lands where it belongs."""
 
 import json
+import math
+import os
 import re
 
 import pytest
@@ -136,18 +138,22 @@ def _to_reference_layout(model, old_weight_norm):
     return out
 
 
-@pytest.mark.parametrize("layout, old_weight_norm", [("nle", False), ("multi_hot", True)])
-def test_round_trip_through_the_reference_layout_gives_identical_outputs(layout, old_weight_norm):
+@pytest.mark.parametrize(
+    "layout, old_weight_norm, labels",
+    [("nle", False, ("NORM", "AFIB", "SR")), ("multi_hot", True, ("NORM", "AFIB", "SR")), ("nle", False, ("AFIB",))],
+    ids=["nle-3", "multi_hot-3", "nle-1"],
+)
+def test_round_trip_through_the_reference_layout_gives_identical_outputs(layout, old_weight_norm, labels):
     from sssd_hf.testing import make_tiny_model
 
-    labels = ("NORM", "AFIB", "SR")
     model = make_tiny_model(label_names=labels, label_embedding=layout, sample_length=64)
     source = _to_reference_layout(model, old_weight_norm)
     assert any("weight_g" in k for k in source) == old_weight_norm
     pipe = convert_checkpoint(source, label_names=labels, generated_leads=model.config.generated_leads)
     assert pipe.model.config.s4_max_length == 64  # read off the stored FFT nodes
+    assert any(k.startswith("label_embedding_conv") for k in source) == (layout == "nle" and len(labels) > 1)
     x, t = torch.randn(2, 8, 64), torch.tensor([3, 150])
-    y = torch.tensor([[1.0, 0, 1], [0, 1, 0]])
+    y = torch.tensor([[1.0, 0, 1], [0, 1, 0]])[:, : len(labels)]
     with torch.no_grad():
         torch.testing.assert_close(pipe.model(x, t, labels=y).sample, model(x, t, labels=y).sample, rtol=0, atol=0)
 
@@ -202,3 +208,50 @@ def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
         load_reference_state_dict(bad)
     with pytest.raises(ConversionError, match="Not an SSSD-ECG checkpoint"):
         convert_checkpoint({"foo.weight": torch.zeros(2)})
+
+
+REFERENCE_FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "reference")
+
+
+def _single_statement_layout():
+    """The authors' paper-size SSSD-ECG-nle with one statement, as key -> shape (stored fixture)."""
+    with open(os.path.join(REFERENCE_FIXTURES, "sssd_ecg_nle_1_layout.json")) as f:
+        layout = json.load(f)
+    shapes = dict(layout["top_level"])
+    for i in range(layout["num_blocks"]):
+        shapes.update({f"residual_layer.residual_blocks.{i}.{k}": v for k, v in layout["block"].items()})
+    return layout, shapes
+
+
+def test_paper_size_single_statement_checkpoint_converts_on_the_meta_device():
+    layout, shapes = _single_statement_layout()
+    assert len(shapes) == layout["num_keys"] == 1417
+    assert layout["num_parameters"] == 50_193_672
+    assert "label_embedding.0.weight" in shapes and not any(k.startswith("label_embedding_conv") for k in shapes)
+    source = {k: torch.empty(v, device="meta") for k, v in shapes.items()}
+    model = convert_checkpoint(source, label_names=["AFIB"]).model
+    assert model.config.label_embedding == "nle" and list(model.config.label_names) == ["AFIB"]
+    assert sum(p.numel() for p in model.parameters()) == layout["num_parameters"]
+    ours = model.state_dict()
+    assert len(ours) == 1417 - 2 * 2 * 36  # the fixed FFT nodes omega and z are recomputed, not stored
+    # every one of the authors' names lands where the oracle tables say, with its shape
+    landed = set()
+    for ref_key, shape in shapes.items():
+        if ref_key.endswith((".omega", ".z")):
+            continue
+        key, row = _expected_location(ref_key)
+        target = ours[key] if row is None else ours[key][row]
+        assert target.numel() == math.prod(shape), ref_key
+        landed.add(key)
+    assert landed == set(ours)
+
+
+def test_single_statement_checkpoint_with_a_mixing_conv_is_refused():
+    """A one-statement model has no label_embedding_conv in the authors' code; one that has it
+    is not an SSSD-ECG-nle checkpoint we know, and the stray keys are named."""
+    _, shapes = _single_statement_layout()
+    source = {k: torch.empty(v, device="meta") for k, v in shapes.items()}
+    source["label_embedding_conv.weight"] = torch.empty(1, 1, 1, device="meta")
+    source["label_embedding_conv.bias"] = torch.empty(1, device="meta")
+    with pytest.raises(ConversionError, match="Unexpected: .*statement_embedding.mix"):
+        convert_checkpoint(source, label_names=["AFIB"])

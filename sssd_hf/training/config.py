@@ -23,6 +23,9 @@ import yaml
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
 LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
+CROPS = ("start", "center", "random")
+#: Sampling rate of the data when neither ``sampling_rate`` nor ``model.sampling_rate`` is set.
+DEFAULT_SAMPLING_RATE = 100
 MODEL_CARD_KEYS = ("intended_use", "training_data", "training", "limitations")
 
 
@@ -40,6 +43,18 @@ class TrainConfig:
             codes), or a PTB-XL folder (converted with :func:`sssd_hf.data.load_ptbxl`).
         train_split, validation_split: split names (``validation_split: null`` disables validation).
         max_train_samples, max_validation_samples: use only the first N records of a split.
+        sampling_rate: Hz of the data (default ``model.sampling_rate``, else 100).  For a PTB-XL
+            folder it picks the copy read (100: ``records100/``, 500: ``records500/``; records
+            missing at that rate are skipped and listed in the conversion's ``rejected.csv``); for
+            a ``DatasetDict`` it is taken as the rate the signals were stored at.  It is recorded
+            in the model config (``sampling_rate``) and so in the pipeline's output.
+        sample_length: training window in samples (default: the records' full length, e.g.
+            1000 at 100 Hz or 5000 at 500 Hz for PTB-XL); 2.5 s at 500 Hz is 1250.  Must not
+            exceed the records' length.  The model is built for this length (``s4_max_length``
+            defaults to it).
+        crop: where the window is cut from a longer record: ``start``, ``center`` or ``random``
+            (a fresh offset per record and micro-step, drawn from ``(seed, rank, micro-step)``;
+            validation windows use a fixed offset per record).
         num_workers: DataLoader worker processes.
     Model:
         model: keyword arguments of :class:`sssd_hf.SSSDECGModel` (``label_names`` may also be a
@@ -73,6 +88,9 @@ class TrainConfig:
     max_train_samples: Optional[int] = None
     max_validation_samples: Optional[int] = 512
     num_workers: int = 0
+    sampling_rate: Optional[int] = None
+    sample_length: Optional[int] = None
+    crop: str = "start"
     # model and diffusion
     model: Dict[str, Any] = field(default_factory=dict)
     init_from: Optional[str] = None
@@ -117,6 +135,13 @@ class TrainConfig:
     @property
     def pipeline_dir(self) -> str:
         return self.export_dir or os.path.join(self.output_dir, "pipeline")
+
+    @property
+    def data_sampling_rate(self) -> int:
+        """Hz of the training data: ``sampling_rate``, else ``model.sampling_rate``, else 100."""
+        if self.sampling_rate is not None:
+            return self.sampling_rate
+        return int(self.model.get("sampling_rate") or DEFAULT_SAMPLING_RATE)
 
     @property
     def checkpoint_dir(self) -> str:
@@ -269,6 +294,7 @@ def validate_config(config: TrainConfig) -> None:
             raise ConfigError(f"{key} must be at least 1, got {getattr(config, key)}")
     if config.checkpoints_total_limit is not None and config.checkpoints_total_limit < 1:
         raise ConfigError(f"checkpoints_total_limit must be at least 1 or null, got {config.checkpoints_total_limit}")
+    _validate_length_and_rate(config)
     if config.mixed_precision not in MIXED_PRECISION:
         raise ConfigError(f"mixed_precision must be one of {MIXED_PRECISION}, got {config.mixed_precision!r}")
     if config.lr_scheduler not in LR_SCHEDULERS:
@@ -287,6 +313,35 @@ def validate_config(config: TrainConfig) -> None:
         if not all(isinstance(row, list) and all(isinstance(c, str) for c in row) for row in config.sample_labels):
             raise ConfigError(f"sample_labels must be a list of lists of statement codes, got {config.sample_labels!r}")
     resolve_label_names(config.model)  # unknown statement codes fail here, before any data is read
+
+
+def _validate_length_and_rate(config: TrainConfig) -> None:
+    """``sampling_rate``, ``sample_length`` and ``crop`` against each other and ``config.model``."""
+    model_rate = config.model.get("sampling_rate")
+    for key, value in (("sampling_rate", config.sampling_rate), ("model.sampling_rate", model_rate)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{key} must be a positive number of Hz, got {value}")
+    if config.sampling_rate is not None and model_rate is not None and model_rate != config.sampling_rate:
+        raise ConfigError(
+            f"sampling_rate {config.sampling_rate} Hz differs from model.sampling_rate {model_rate} Hz; set one"
+        )
+    model_length = config.model.get("sample_length")
+    for key, value in (("sample_length", config.sample_length), ("model.sample_length", model_length)):
+        if value is not None and value < 2:
+            raise ConfigError(f"{key} must be at least 2 samples, got {value}")
+    if config.sample_length is not None and model_length is not None and model_length != config.sample_length:
+        raise ConfigError(
+            f"sample_length {config.sample_length} differs from model.sample_length {model_length}; set one"
+        )
+    max_length = config.model.get("s4_max_length")
+    length, rate = config.sample_length or model_length, config.data_sampling_rate
+    if length is not None and max_length is not None and length > max_length:
+        raise ConfigError(
+            f"sample_length {length} samples ({length / rate:g} s at {rate} Hz) "
+            f"exceeds model.s4_max_length {max_length}: the S4 kernels cannot cover it; raise s4_max_length"
+        )
+    if config.crop not in CROPS:
+        raise ConfigError(f"crop must be one of {CROPS}, got {config.crop!r}")
 
 
 def resolve_label_names(model: Dict[str, Any]) -> Optional[List[str]]:

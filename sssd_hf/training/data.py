@@ -26,9 +26,18 @@ from ..leads import STANDARD_LEADS, select_leads
 logger = logging.getLogger(__name__)
 
 
-def load_ecg_dataset(path: str):
+def load_ecg_dataset(path: str, sampling_rate: Optional[int] = None, splits: Optional[Sequence[str]] = None):
     """A ``datasets.DatasetDict`` from a ``save_to_disk`` folder, or a PTB-XL folder converted with
-    :func:`sssd_hf.data.load_ptbxl` (100 Hz, all 71 statements)."""
+    :func:`sssd_hf.data.load_ptbxl` (all 71 statements).
+
+    Args:
+        path: the folder.
+        sampling_rate: Hz; for a PTB-XL folder which copy to read (100: ``records100/``, default;
+            500: ``records500/``).  Records without a file at that rate are left out (listed in
+            the conversion's ``rejected.csv``).  A ``DatasetDict`` does not record its rate, so
+            it is not checked there.
+        splits: for a PTB-XL folder, convert only these splits (``train``, ``validation``, ``test``).
+    """
     from datasets import DatasetDict, load_from_disk
 
     if not os.path.exists(path):
@@ -38,7 +47,11 @@ def load_ecg_dataset(path: str):
     elif os.path.isfile(os.path.join(path, "ptbxl_database.csv")):
         from ..data import load_ptbxl
 
-        dataset = load_ptbxl(path, sampling_rate=100, vocabulary="all")
+        rate = sampling_rate or 100
+        dataset = load_ptbxl(path, sampling_rate=rate, vocabulary="all", splits=list(splits) if splits else None)
+        empty = [name for name, split in dataset.items() if len(split) == 0]
+        if empty:
+            logger.warning("PTB-XL folder %s has no %d Hz records in split(s) %s", path, rate, empty)
     else:
         raise FileNotFoundError(
             f"{path} is neither a DatasetDict saved with save_to_disk (no dataset_dict.json) nor a PTB-XL "
@@ -47,6 +60,27 @@ def load_ecg_dataset(path: str):
     if not isinstance(dataset, DatasetDict):
         raise ValueError(f"{path} holds a single Dataset; training needs a DatasetDict with named splits")
     return dataset
+
+
+def crop_offsets(
+    record_length: int, window: int, crop: str, count: int, rng: Optional[np.random.Generator] = None
+) -> np.ndarray:
+    """Start samples ``(count,)`` of ``window``-sample windows in records of ``record_length`` samples.
+
+    ``crop``: ``start`` (0), ``center`` or ``random`` (uniform over all starts, drawn from ``rng``).
+    """
+    room = record_length - window
+    if room < 0:
+        raise ValueError(f"A {window}-sample window does not fit in records of {record_length} samples")
+    if crop == "start" or room == 0:
+        return np.zeros(count, dtype=np.int64)
+    if crop == "center":
+        return np.full(count, room // 2, dtype=np.int64)
+    if crop == "random":
+        if rng is None:
+            raise ValueError("crop='random' needs a random generator")
+        return rng.integers(0, room + 1, size=count, dtype=np.int64)
+    raise ValueError(f"Unknown crop {crop!r}; use start, center or random")
 
 
 def dataset_vocabulary(split) -> List[str]:
@@ -69,16 +103,33 @@ class ECGSplit:
         label_names: the model's statement vocabulary (``K`` codes); ``None`` for unconditional.
         use_sex: also return ``sex``; records with unknown sex are left out.
         limit: keep only the first ``limit`` records.
+        window: samples per training ECG (default: the records' length ``L``); shorter windows
+            are cut from each record as ``crop`` says (see :func:`crop_offsets`).
+        crop: ``start``, ``center`` or ``random``.
+        name: the split's name, for error messages.
     """
 
-    def __init__(self, split, generated_leads: Sequence[str], label_names: Optional[Sequence[str]], use_sex: bool = False, limit: Optional[int] = None):
+    def __init__(
+        self,
+        split,
+        generated_leads: Sequence[str],
+        label_names: Optional[Sequence[str]],
+        use_sex: bool = False,
+        limit: Optional[int] = None,
+        window: Optional[int] = None,
+        crop: str = "start",
+        name: str = "train",
+    ):
         missing = [c for c in ("signal", "labels") if c not in split.column_names]
         if missing:
             raise ValueError(f"The dataset lacks column(s) {missing}; it has {split.column_names}")
         shape = getattr(split.features["signal"], "shape", None)
         if shape is None or len(shape) != 2 or shape[0] != len(STANDARD_LEADS):
             raise ValueError(f"'signal' must be a (12, L) array feature in standard lead order, got {split.features['signal']!r}")
-        self.sample_length = int(shape[1])
+        self.record_length = int(shape[1])
+        self.sample_length = self.record_length if window is None else int(window)
+        self.crop = crop
+        crop_offsets(self.record_length, self.sample_length, crop, 0, np.random.default_rng(0))  # checks fit and crop
         self.generated_leads = list(generated_leads)
         select_leads(np.zeros((len(STANDARD_LEADS), 1)), STANDARD_LEADS, self.generated_leads)  # names check
         self.label_names = list(label_names) if label_names else None
@@ -94,7 +145,9 @@ class ECGSplit:
         if limit is not None:
             split = split.select(range(min(limit, len(split))))
         if len(split) == 0:
-            raise ValueError("The split has no records to train on")
+            raise ValueError(
+                f"The {name!r} split has no records (for validation, --validation_split null disables it)"
+            )
         columns = ["signal", "labels"] + (["sex"] if use_sex else []) + (["ecg_id"] if "ecg_id" in split.column_names else [])
         self.split = split.with_format("numpy", columns=columns)
 
@@ -112,11 +165,25 @@ class ECGSplit:
     def __len__(self) -> int:
         return len(self.split)
 
-    def batch(self, indices: Sequence[int]) -> Dict[str, torch.Tensor]:
-        """Records ``indices`` as tensors: ``signal`` ``(B, G, L)`` float32 mV, ``labels`` ``(B, K)``
-        float multi-hot (absent for unconditional models), ``sex`` ``(B,)`` long, ``ecg_id`` ``(B,)``."""
+    def fixed_starts(self, indices: Sequence[int], seed: int) -> np.ndarray:
+        """Window offsets that depend only on ``(seed, record index)`` (validation)."""
+        length, window = self.record_length, self.sample_length
+        starts = [crop_offsets(length, window, self.crop, 1, np.random.default_rng([seed, int(i), 4])) for i in indices]
+        return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+
+    def batch(
+        self, indices: Sequence[int], rng: Optional[np.random.Generator] = None, starts: Optional[np.ndarray] = None
+    ) -> Dict[str, torch.Tensor]:
+        """Records ``indices`` as tensors: ``signal`` ``(B, G, window)`` float32 mV, ``labels`` ``(B, K)``
+        float multi-hot (absent for unconditional models), ``sex`` ``(B,)`` long, ``ecg_id`` ``(B,)``.
+
+        Windows start at ``starts`` if given, else where ``crop`` says (``rng`` draws random crops)."""
         rows = self.split[list(map(int, indices))]
         signal = np.asarray(rows["signal"], dtype=np.float32)
+        if self.sample_length != self.record_length:
+            if starts is None:
+                starts = crop_offsets(self.record_length, self.sample_length, self.crop, len(indices), rng)
+            signal = np.stack([s[:, a : a + self.sample_length] for s, a in zip(signal, starts)])
         ids = np.asarray(rows["ecg_id"]) if "ecg_id" in rows else np.asarray(indices)
         bad = ~np.isfinite(signal).all(axis=(1, 2))
         if bad.any():
@@ -191,7 +258,8 @@ class _MicroBatches(torch.utils.data.Dataset):
         return 2**62
 
     def __getitem__(self, micro_step: int) -> Dict[str, torch.Tensor]:
-        batch = self.data.batch(self.order.indices(micro_step))
+        rng = np.random.default_rng([self.order.seed, self.order.rank, micro_step, 3])  # random crops
+        batch = self.data.batch(self.order.indices(micro_step), rng)
         batch["micro_step"] = torch.tensor(micro_step)
         return batch
 

@@ -50,8 +50,10 @@ def step_generator(seed: int, rank: int, micro_step: int, stream: int = 0) -> to
     return torch.Generator().manual_seed(int(words[0]) << 32 | int(words[1]))
 
 
-def build_model(config: TrainConfig, sample_length: int) -> SSSDECGModel:
-    """The model described by ``config.model`` (or loaded from ``config.init_from``)."""
+def build_model(config: TrainConfig, sample_length: int, sampling_rate: Optional[int] = None) -> SSSDECGModel:
+    """The model described by ``config.model`` (or loaded from ``config.init_from``) for training
+    windows of ``sample_length`` samples at ``sampling_rate`` Hz (default ``config.data_sampling_rate``)."""
+    rate = config.data_sampling_rate if sampling_rate is None else sampling_rate
     kwargs = dict(config.model)
     if kwargs.get("label_embedding", "nle") is not None:
         kwargs["label_names"] = resolve_label_names(kwargs)
@@ -60,9 +62,14 @@ def build_model(config: TrainConfig, sample_length: int) -> SSSDECGModel:
         conflicting = {k: v for k, v in kwargs.items() if json.loads(json.dumps(model.config.get(k))) != json.loads(json.dumps(v))}
         if conflicting:
             raise ConfigError(f"init_from {config.init_from} has a model that differs from the config in {sorted(conflicting)}")
+        if model.config.sampling_rate != rate:
+            raise ConfigError(
+                f"init_from {config.init_from} has a {model.config.sampling_rate} Hz model; the data is {rate} Hz"
+            )
     else:
         kwargs.setdefault("sample_length", sample_length)
         kwargs.setdefault("s4_max_length", kwargs["sample_length"])
+        kwargs["sampling_rate"] = rate
         if "generated_leads" in kwargs:
             kwargs.setdefault("in_channels", len(kwargs["generated_leads"]))
         try:
@@ -70,8 +77,24 @@ def build_model(config: TrainConfig, sample_length: int) -> SSSDECGModel:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"Invalid model settings: {exc}") from None
     if model.config.sample_length != sample_length:
-        raise ConfigError(f"model.sample_length {model.config.sample_length} differs from the data's {sample_length} samples per ECG")
+        raise ConfigError(
+            f"model.sample_length {model.config.sample_length} differs from the training windows' "
+            f"{sample_length} samples"
+        )
     return model
+
+
+def training_window(config: TrainConfig, record_length: int) -> int:
+    """Samples per training ECG: ``config.sample_length`` (or ``model.sample_length``), else the
+    records' length; refused when longer than the records."""
+    window = config.sample_length or config.model.get("sample_length") or record_length
+    if window > record_length:
+        rate = config.data_sampling_rate
+        raise ConfigError(
+            f"sample_length {window} samples ({window / rate:g} s at {rate} Hz) is longer than the dataset's records "
+            f"({record_length} samples = {record_length / rate:g} s); use at most {record_length}"
+        )
+    return window
 
 
 def draw_diffusion_inputs(shape, num_train_timesteps: int, generator: torch.Generator, condition_dropout: float = 0.0):
@@ -109,7 +132,9 @@ class Trainer:
 
         self.config = config
         self.command = launch_command(argv)
-        dataset = load_ecg_dataset(config.dataset)  # bad paths fail before any process group starts
+        wanted = [name for name in (config.train_split, config.validation_split) if name]
+        # bad paths fail before any process group starts; a PTB-XL folder converts only these splits
+        dataset = load_ecg_dataset(config.dataset, config.data_sampling_rate, wanted)
         # The last residual block's residual projection feeds nothing (only its skip output is
         # used), and the null condition is unused without condition dropout: DDP must allow that.
         handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)]
@@ -127,14 +152,19 @@ class Trainer:
             if name not in dataset:
                 raise ConfigError(f"Split {name!r} is not in the dataset {config.dataset} (splits: {list(dataset)})")
         train_split = dataset[config.train_split]
-        sample_length = int(train_split.features["signal"].shape[1])
+        sample_length = training_window(config, int(train_split.features["signal"].shape[1]))
         self.model = build_model(config, sample_length)
         mcfg = self.model.config
         use_sex = mcfg.num_sex_classes > 0
         label_names = mcfg.label_names if mcfg.label_embedding is not None else None
-        self.train_data = ECGSplit(train_split, mcfg.generated_leads, label_names, use_sex, config.max_train_samples)
+        window = dict(window=sample_length, crop=config.crop)
+        self.train_data = ECGSplit(
+            train_split, mcfg.generated_leads, label_names, use_sex, config.max_train_samples,
+            name=config.train_split, **window,
+        )
         self.val_data = (
-            ECGSplit(dataset[config.validation_split], mcfg.generated_leads, label_names, use_sex, config.max_validation_samples)
+            ECGSplit(dataset[config.validation_split], mcfg.generated_leads, label_names, use_sex,
+                     config.max_validation_samples, name=config.validation_split, **window)
             if config.validation_split else None
         )
         self.order = ShardedEpochOrder(len(self.train_data), config.batch_size, self.world, self.rank, config.seed)
@@ -247,7 +277,7 @@ class Trainer:
         with self._averaged_weights(), acc.autocast():
             for start in range(0, len(indices), config.batch_size):
                 chunk = indices[start : start + config.batch_size]
-                batch = self.val_data.batch(chunk)
+                batch = self.val_data.batch(chunk, starts=self.val_data.fixed_starts(chunk, config.seed))
                 shape = (1, *batch["signal"].shape[1:])
                 drawn = [draw_diffusion_inputs(shape, config.num_train_timesteps, step_generator(config.seed, 0, i, stream=2)) for i in chunk]
                 t = torch.cat([d[0] for d in drawn])

@@ -19,6 +19,38 @@ def test_paper_configuration_has_the_reference_parameter_count(embedding, count)
     assert model.config.num_layers == 36 and model.config.channels == 256 and model.config.s4_state_size == 64
 
 
+def test_single_statement_nle_model_matches_the_authors_structure():
+    """One statement (the nle paper's binary setup): no mixing weights, 50,193,672 parameters."""
+    with torch.device("meta"):
+        model = SSSDECGModel(label_embedding="nle", label_names=["AFIB"])
+    assert sum(p.numel() for p in model.parameters()) == 50_193_672
+    keys = set(model.state_dict())
+    assert "statement_embedding.pair_embeddings" in keys and not any("mix_" in k for k in keys)
+    assert len(keys) == 1417 - 144  # the authors' 1,417 keys less their 2 x 72 stored FFT-node buffers
+    tiny = make_tiny_model(label_names=("AFIB",), label_embedding="nle")
+    emb = tiny.statement_embedding
+    torch.testing.assert_close(emb(torch.tensor([[0.0], [1.0]])), emb.pair_embeddings[0], rtol=0, atol=0)
+    assert torch.count_nonzero(emb.pair_embeddings[0, 1]) == 0  # "present" starts at zero
+
+
+def test_timestep_sinusoids_follow_the_model_dtype():
+    t = torch.tensor([0, 57, 199])
+    freqs = [math.exp(-math.log(10000) * i / 63) for i in range(64)]
+    exact = torch.tensor([[math.sin(s * f) for f in freqs] for s in (0, 57, 199)], dtype=torch.float64)
+    emb64 = timestep_sinusoids(t, 128, dtype=torch.float64)
+    assert emb64.dtype == torch.float64 and (emb64[:, :64] - exact).abs().max() < 1e-12
+    emb32 = timestep_sinusoids(t, 128)
+    assert emb32.dtype == torch.float32 and (emb32[:, :64].double() - exact).abs().max() > 1e-9
+    # a float64 model embeds in float64: its output differs from the float32-sinusoid result
+    model = make_tiny_model(sample_length=16).double()
+    x, y = torch.randn(1, 8, 16, dtype=torch.float64), torch.tensor([[1.0, 0.0, 1.0]], dtype=torch.float64)
+    with torch.no_grad():
+        out = model(x, torch.tensor([199]), labels=y).sample
+        via32 = model.timestep_mlp(timestep_sinusoids(torch.tensor([199]), 16).double())
+        assert not torch.equal(via32, model.timestep_mlp(timestep_sinusoids(torch.tensor([199]), 16, torch.float64)))
+    assert out.dtype == torch.float64
+
+
 def test_timestep_embedding_formula():
     t = torch.tensor([0.0, 7.0, 199.0])
     emb = timestep_sinusoids(t, 128)
