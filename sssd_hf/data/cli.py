@@ -132,7 +132,8 @@ def _add_build_dataset(subparsers) -> None:
         "Chunked and resumable (run the same command again after an interruption); run it with "
         "`accelerate launch -m sssd_hf.cli build-dataset ...` to split the work across GPUs or nodes.",
     )
-    parser.add_argument("--model", required=True, help="pipeline folder or Hub id")
+    parser.add_argument("--model", default=None,
+                        help="pipeline folder or Hub id (default: the bundled demonstration pipeline)")
     parser.add_argument("--like", required=True, help="PTB-XL folder or ptbxl_database.csv-style file whose records are copied")
     parser.add_argument("--out", required=True, help="output folder (dataset repository)")
     select = parser.add_argument_group("selection")
@@ -167,15 +168,19 @@ def _add_build_dataset(subparsers) -> None:
 
 def _run_build_dataset(args) -> int:
     from ..cli import CLIError
+    from ..generate_cli import resolve_model_path
     from .publish import HubUploadError, push_dataset_folder
     from .synthetic import Selection, build_synthetic_dataset, parse_oversample
 
+    model = resolve_model_path(args.model)  # --model, else the bundled pipeline
+    if args.steps < 1:
+        raise CLIError(f"--steps must be at least 1, got {args.steps}")
     selection = Selection(
         splits=_split_list(args.splits), subset=_split_list(args.subset), per_statement=args.per_statement,
         limit=args.limit, oversample=parse_oversample(args.oversample), min_likelihood=args.min_likelihood,
     )
     result = build_synthetic_dataset(
-        args.model, args.like, args.out, selection=selection, num_inference_steps=args.steps, batch_size=args.batch_size,
+        model, args.like, args.out, selection=selection, num_inference_steps=args.steps, batch_size=args.batch_size,
         guidance_scale=args.guidance_scale, seed=args.seed, chunk_size=args.chunk_size, shard_size=args.shard_size,
         wfdb_export=args.wfdb_export, license=args.license, pretty_name=args.pretty_name,
         training_data=args.training_data, privacy_report=args.privacy_report, repo_id=args.push_to_hub,
@@ -187,6 +192,7 @@ def _run_build_dataset(args) -> int:
         return 0
     sizes = ", ".join(f"{split}: {rows}" for split, rows in result.split_rows.items())
     print(f"Dataset ready in {result.out} ({sizes}); load it with datasets.load_dataset({result.out!r})")
+    print(f"Skipped {result.skipped_unlabeled} source row(s) that carry no statement the model knows")
     if args.push_to_hub:
         try:
             url = push_dataset_folder(result.out, args.push_to_hub, private=args.private)
