@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import tempfile
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from diffusers import DiffusionPipeline
 
@@ -41,12 +41,25 @@ _OWN_COMPONENTS = {
 }
 
 
+def remote_code_text(source: str, flatten: bool) -> str:
+    """The remote-code copy of package module ``source`` (a path inside ``sssd_hf/``): its text,
+    with ``from ..x`` rewritten to ``from .x`` when ``flatten`` (the package's ``pipelines/``
+    sub-folder becomes the repository root)."""
+    with open(os.path.join(_PACKAGE_DIR, source), encoding="utf-8") as f:
+        code = f.read()
+    if flatten:
+        code = re.sub(r"^(\s*)from \.\.(\w)", r"\1from .\2", code, flags=re.MULTILINE)
+    return code
+
+
+def remote_code_files() -> Dict[str, str]:
+    """``{path inside a pipeline folder: text}`` of every remote-code file, generated from the
+    installed package (the one source of truth; ``utils/check_copies.py`` compares against it)."""
+    return {dest: remote_code_text(src, flatten) for dest, src, flatten in REMOTE_CODE_FILES}
+
+
 def _copy_remote_code(folder: str) -> None:
-    for dest, src, flatten in REMOTE_CODE_FILES:
-        with open(os.path.join(_PACKAGE_DIR, src), encoding="utf-8") as f:
-            code = f.read()
-        if flatten:  # the package's pipelines/ sub-folder becomes the repository root
-            code = re.sub(r"^(\s*)from \.\.(\w)", r"\1from .\2", code, flags=re.MULTILINE)
+    for dest, code in remote_code_files().items():
         with open(os.path.join(folder, dest), "w", encoding="utf-8") as f:
             f.write(code)
 
@@ -125,9 +138,12 @@ def pipeline_setting(folder: str, name: str, default=None):
     return _read_model_index(folder).get(name, default)
 
 
-def load_component(folder: str, name: str):
+def load_component(folder: str, name: str, **load_kwargs):
     """Load component ``name`` (``"model"`` or ``"scheduler"``) of a pipeline folder with the
-    installed classes: ``sssd_hf``'s own, or the stock diffusers class recorded in model_index.json."""
+    installed classes: ``sssd_hf``'s own, or the stock diffusers class recorded in model_index.json.
+
+    ``load_kwargs`` (``variant``, ``use_safetensors``, ``low_cpu_mem_usage``...) go to the
+    component's ``from_pretrained``."""
     import diffusers
 
     from .models.modeling_sssd_ecg import SSSDECGModel
@@ -146,92 +162,83 @@ def load_component(folder: str, name: str):
         raise ValueError(f"Unsupported {name} component {library}.{cls_name} in {folder}")
     if not os.path.isdir(os.path.join(folder, name)):
         raise FileNotFoundError(f"Pipeline folder {folder} lacks its '{name}' sub-folder")
-    return cls.from_pretrained(folder, subfolder=name)
+    return cls.from_pretrained(folder, subfolder=name, **load_kwargs)
 
 
-def render_model_card(config: Any, extra: Optional[Dict[str, str]] = None) -> str:
-    """A model card (README.md with YAML metadata) describing a model from its config.
+#: The model card's Hub task.  The Hub has no ECG or time-series *generation* task; its only
+#: time-series task is forecasting, which this model does not do (a forecasting tag would put it
+#: under the wrong widget and search filter), so the card says "other" and tags "time-series".
+MODEL_CARD_PIPELINE_TAG = "other"
+MODEL_CARD_TAGS = ("ecg", "electrocardiogram", "time-series", "diffusion", "structured-state-space", "sssd-ecg",
+                   "synthetic-data")
 
-    ``extra`` may carry ``intended_use``, ``training_data``, ``limitations`` and ``training``
-    paragraphs (Markdown) that replace the generic ones.
-    """
+_DEFAULT_CARD_TEXT = {
+    "intended_use": (
+        "Research on ECG analysis methods with synthetic data, e.g. training or augmenting classifiers "
+        "(train-on-synthetic, test-on-real), and sharing ECG-like data without exposing patients. Not a medical "
+        "device: never use generated ECGs for diagnosis or clinical decisions."
+    ),
+    "training_data": (
+        "See the training section. Models trained on PTB-XL (Wagner et al., Scientific Data 2020, CC BY 4.0) "
+        "inherit its population (German adults, 1989-1996) and its annotation conventions."
+    ),
+    "training": (
+        "Epsilon-prediction MSE on the generated leads with the DDPM schedule above (see sssd-hf's `training/` "
+        "folder for recipes)."
+    ),
+    "limitations": (
+        "Generated ECGs reflect the training data and the statements it contains; rare statements are modelled "
+        "less faithfully. Label control, physiological plausibility and privacy should be measured with "
+        "`sssd-ecg evaluate` before using a synthetic set."
+    ),
+}
+
+
+def model_card_data(config: Any, datasets: Optional[List[str]] = None, license: str = "mit"):
+    """``huggingface_hub.ModelCardData`` of a model: ``library_name: diffusers``, the Hub task
+    (:data:`MODEL_CARD_PIPELINE_TAG`), license, tags and the training datasets' Hub ids, if any."""
+    from huggingface_hub import ModelCardData
+
+    return ModelCardData(library_name="diffusers", pipeline_tag=MODEL_CARD_PIPELINE_TAG, license=license,
+                         tags=list(MODEL_CARD_TAGS), datasets=list(datasets) if datasets else None)
+
+
+def model_card_variables(config: Any, extra: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """The template variables of ``templates/model_card.md`` for a model config."""
     extra = extra or {}
     labels = list(config.label_names or [])
     kind = {"nle": "SSSD-ECG-nle", "multi_hot": "SSSD-ECG", None: "unconditional SSSD-ECG"}[config.label_embedding]
-    labels_text = ", ".join(f"`{c}`" for c in labels) if labels else "none (unconditional)"
-    leads = ", ".join(config.generated_leads)
-    return f"""---
-library_name: diffusers
-license: mit
-tags:
-- ecg
-- electrocardiogram
-- time-series
-- diffusion
-- structured-state-space
-- sssd-ecg
-- synthetic-data
----
+    return {
+        "kind": kind,
+        "duration": f"{config.sample_length / config.sampling_rate:g}",
+        "sampling_rate": config.sampling_rate,
+        "num_labels": len(labels),
+        "statements": ", ".join(f"`{c}`" for c in labels) if labels else "none (unconditional)",
+        "generated_leads": ", ".join(config.generated_leads),
+        "num_layers": config.num_layers,
+        "channels": config.channels,
+        "s4_state_size": config.s4_state_size,
+        "example_label": labels[0] if labels else "NORM",
+        "sample_length": config.sample_length,
+        **{key: extra.get(key, text) for key, text in _DEFAULT_CARD_TEXT.items()},
+    }
 
-# {kind} 12-lead ECG generator
 
-A conditional diffusion model with structured state-space (S4) layers that generates
-{config.sample_length / config.sampling_rate:g}-second, 12-lead ECGs at {config.sampling_rate} Hz
-(millivolts) conditioned on ECG statements (SCP codes). Packaged with
-sssd-hf as a diffusers pipeline.
+def render_model_card(config: Any, extra: Optional[Dict[str, str]] = None) -> str:
+    """A model card (README.md with YAML metadata) describing a model from its config, rendered
+    from ``sssd_hf/templates/model_card.md`` through ``huggingface_hub.ModelCard``.
 
-| | |
-|---|---|
-| Conditioning | {kind} label embedding over {len(labels)} statements |
-| Statements | {labels_text} |
-| Generated leads | {leads} (the other limb leads follow from Einthoven's and Goldberger's relations) |
-| Network | {config.num_layers} residual blocks, {config.channels} channels, S4 state size {config.s4_state_size} |
-| Sampler | DDPM, T = 200, linear betas 1e-4..0.02 (see `scheduler/scheduler_config.json`) |
+    ``extra`` may carry ``intended_use``, ``training_data``, ``limitations`` and ``training``
+    paragraphs (Markdown) that replace the generic ones, and ``datasets`` (a list of Hub dataset
+    ids) for the metadata.
+    """
+    from huggingface_hub import ModelCard
 
-## Usage
+    from .cards import MODEL_CARD_TEMPLATE, render_card
 
-```python
-import torch
-from sssd_hf import SSSDECGPipeline          # pip install sssd-hf
-pipe = SSSDECGPipeline.from_pretrained("PATH_OR_REPO_ID")
-out = pipe(labels=["{labels[0] if labels else 'NORM'}"], generator=torch.Generator().manual_seed(0))
-out.ecgs.shape   # (1, 12, {config.sample_length}), millivolts, leads {", ".join(["I", "II", "III", "aVR", "aVL", "aVF", "V1-V6"])}
-```
-
-Without installing sssd-hf, the code in this repository is used:
-
-```python
-from diffusers import DiffusionPipeline
-pipe = DiffusionPipeline.from_pretrained("PATH_OR_REPO_ID", trust_remote_code=True)
-```
-
-## Intended use
-
-{extra.get("intended_use", "Research on ECG analysis methods with synthetic data, e.g. training or augmenting classifiers (train-on-synthetic, test-on-real), and sharing ECG-like data without exposing patients. Not a medical device: never use generated ECGs for diagnosis or clinical decisions.")}
-
-## Training data
-
-{extra.get("training_data", "See the training section. Models trained on PTB-XL (Wagner et al., Scientific Data 2020, CC BY 4.0) inherit its population (German adults, 1989-1996) and its annotation conventions.")}
-
-## Training
-
-{extra.get("training", "Epsilon-prediction MSE on the generated leads with the DDPM schedule above (see sssd-hf's `training/` folder for recipes).")}
-
-## Limitations
-
-{extra.get("limitations", "Generated ECGs reflect the training data and the statements it contains; rare statements are modelled less faithfully. Label control, physiological plausibility and privacy should be measured with `sssd-ecg evaluate` before using a synthetic set.")}
-
-## Citation
-
-```bibtex
-@article{{alcaraz2023sssdecg,
-  title={{Diffusion-based conditional ECG generation with structured state space models}},
-  author={{Alcaraz, Juan Miguel Lopez and Strodthoff, Nils}},
-  journal={{Computers in Biology and Medicine}}, year={{2023}}, note={{arXiv:2301.08227}}
-}}
-@misc{{skorik2024nle,
-  author={{Skorik, Sergey and Avetisyan, Aram}}, year={{2024}},
-  eprint={{2407.11108}}, archivePrefix={{arXiv}}, note={{SSSD-ECG-nle}}
-}}
-```
-"""
+    extra = dict(extra or {})
+    datasets = extra.pop("datasets", None)
+    if isinstance(datasets, str):
+        datasets = [datasets]
+    return render_card(ModelCard, model_card_data(config, datasets), MODEL_CARD_TEMPLATE,
+                       model_card_variables(config, extra))

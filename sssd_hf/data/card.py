@@ -1,8 +1,8 @@
 """The dataset card (``README.md``) of a synthetic ECG dataset folder.
 
-The text comes from the Jinja template ``dataset_card/template.md`` at the repository root
-(or the copy installed under ``<prefix>/share/sssd-hf/``, or any template given explicitly);
-the YAML header (license, task categories, size category, ``configs`` with the data files of
+The text comes from the Jinja template ``sssd_hf/templates/dataset_card.md`` (package data; or
+any template given explicitly), rendered through ``huggingface_hub.DatasetCard.from_template``
+(see :mod:`sssd_hf.cards`, which renders the model card the same way); the YAML header (license, task categories, size category, ``configs`` with the data files of
 each split, ``dataset_info`` with the features and split sizes) is built here from the data
 actually written, so that the Hub and ``datasets.load_dataset`` see exactly what is there.
 """
@@ -10,14 +10,13 @@ actually written, so that the Hub and ``datasets.load_dataset`` see exactly what
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence
 
-#: Where the card template lives in a source checkout, and where an installed wheel may put it
-#: (``[tool.setuptools] data-files`` -> ``<prefix>/share/sssd-hf/dataset_card/template.md``).
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "dataset_card" / "template.md"
-INSTALLED_TEMPLATE_PATH = Path(sys.prefix) / "share" / "sssd-hf" / "dataset_card" / "template.md"
+from ..cards import DATASET_CARD_TEMPLATE, render_card
+
+#: The card template shipped in the package.
+TEMPLATE_PATH = DATASET_CARD_TEMPLATE
 
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                     (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))  # fmt: skip
@@ -71,29 +70,22 @@ def card_metadata(
 
 def resolve_template(template_path: Optional[str | os.PathLike] = None) -> Path:
     """The card template to use; ``FileNotFoundError`` when there is none."""
-    if template_path is not None:
-        path = Path(template_path)
-    else:
-        path = next((p for p in (TEMPLATE_PATH, INSTALLED_TEMPLATE_PATH) if p.is_file()), TEMPLATE_PATH)
+    path = Path(template_path) if template_path is not None else TEMPLATE_PATH
     if not path.is_file():
         raise FileNotFoundError(f"Dataset card template not found: {path} (pass card_template= / --card-template)")
     return path
 
 
 def render_dataset_card(metadata, variables: Mapping, template_path: Optional[str | os.PathLike] = None) -> str:
-    """Render the card template with ``metadata`` (``DatasetCardData``) as YAML header.
+    """Render the card template with ``metadata`` (``DatasetCardData``, with ``configs``) as
+    YAML header, through ``huggingface_hub.DatasetCard.from_template``.
 
-    Every variable the template uses must be in ``variables`` (Jinja ``StrictUndefined``);
-    raises ``FileNotFoundError`` when the template is missing.
+    Every variable the template uses must be in ``variables`` (``ValueError`` naming the missing
+    ones); raises ``FileNotFoundError`` when the template is missing.
     """
-    import jinja2
     from huggingface_hub import DatasetCard
 
-    path = resolve_template(template_path)
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    text = environment.from_string(path.read_text(encoding="utf-8")).render(card_data=metadata.to_yaml(), **variables)
-    DatasetCard(text)  # parses the YAML header: fails here rather than on the Hub
-    return text
+    return render_card(DatasetCard, metadata, resolve_template(template_path), variables)
 
 
 def describe_splits(split_rows: Mapping[str, int], split_folds: Mapping[str, Sequence[int]]) -> Sequence[Dict]:

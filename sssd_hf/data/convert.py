@@ -9,7 +9,8 @@ as an *item*, a small picklable dict::
 
 and this module does the rest:
 
-- items are cut into chunks of ``chunk_size``; worker processes turn each chunk into one Arrow
+- items are cut into chunks of ``chunk_size`` (the chunk engine of :mod:`sssd_hf.data.chunks`,
+  shared with the synthetic dataset builds); worker processes turn each chunk into one Arrow
   file (``<split>/chunk-000000.arrow``, written under a temporary name and renamed when
   complete) plus a list of rejected records.  Memory stays bounded by one chunk per worker
   whatever the number of records (PTB-XL: 21,799; MIMIC-IV-ECG: 800,000).
@@ -23,21 +24,19 @@ and this module does the rest:
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import csv
 import hashlib
 import io
 import json
 import logging
-import multiprocessing
 import os
-import sys
 from dataclasses import asdict, dataclass
 from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..utils import atomic_path, atomic_write_text
+from .chunks import Chunk, default_start_method, pending_chunks, plan_chunks, run_chunks
 from .records import RecordRejected, WindowSpec, load_windows
 
 logger = logging.getLogger(__name__)
@@ -157,32 +156,18 @@ def _json_default(value):
     return str(value)
 
 
-@dataclass(frozen=True)
-class _Chunk:
-    split: str
-    index: int
-    start: int
-    stop: int
-    arrow_path: str
-    report_path: str
+def _plan_chunks(items_by_split, chunk_size: int, cache_dir: str) -> List[Chunk]:
+    """Chunks of every split; a chunk's outputs are its Arrow file and its rejection report
+    (written last: it marks the chunk as done)."""
+    def outputs(split, index):
+        stem = os.path.join(cache_dir, split, f"chunk-{index:06d}")
+        return stem + ".arrow", stem + ".rejected.json"
 
-    def is_done(self) -> bool:
-        return os.path.isfile(self.report_path) and os.path.isfile(self.arrow_path)
+    return plan_chunks({split: len(items) for split, items in items_by_split.items()}, chunk_size, outputs)
 
 
-def _plan_chunks(items_by_split, chunk_size: int, cache_dir: str) -> List[_Chunk]:
-    chunks = []
-    for split, items in items_by_split.items():
-        for index, start in enumerate(range(0, len(items), chunk_size)):
-            stem = os.path.join(cache_dir, split, f"chunk-{index:06d}")
-            chunks.append(_Chunk(split, index, start, min(start + chunk_size, len(items)), stem + ".arrow", stem + ".rejected.json"))
-    return chunks
-
-
-def _default_start_method() -> str:
-    """``fork`` on Linux (workers start instantly with everything imported, as ``datasets.map``
-    does), ``spawn`` elsewhere."""
-    return "fork" if sys.platform.startswith("linux") else "spawn"
+#: The start method when none is given (a module attribute, so a benchmark may replace it).
+_default_start_method = default_start_method
 
 
 def convert_records(
@@ -229,7 +214,7 @@ def convert_records(
     atomic_write_text(os.path.join(cache_dir, "settings.json"), json.dumps(full_settings, indent=1, default=str))
 
     chunks = _plan_chunks(items_by_split, chunk_size, cache_dir)
-    pending = [c for c in chunks if not c.is_done()]
+    pending = pending_chunks(chunks)
     if pending:
         for split in items_by_split:
             os.makedirs(os.path.join(cache_dir, split), exist_ok=True)
@@ -242,7 +227,7 @@ def convert_records(
     write_rejection_report(os.path.join(cache_dir, "rejected.csv"), rejected)
     splits = {}
     for split in items_by_split:
-        parts = [datasets.Dataset.from_file(c.arrow_path) for c in chunks if c.split == split]
+        parts = [datasets.Dataset.from_file(c.outputs[0]) for c in chunks if c.group == split]
         splits[split] = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     if rejected:
         logger.warning("%d record(s)/window(s) skipped; reasons in %s", len(rejected), os.path.join(cache_dir, "rejected.csv"))
@@ -250,51 +235,23 @@ def convert_records(
 
 
 def _run_chunks(pending, items_by_split, features, spec, window_field, num_workers, progress, start_method, desc, total, initial):
-    from tqdm.auto import tqdm
-
     num_workers = (os.cpu_count() or 1) if num_workers is None else int(num_workers)
-    if num_workers < 0:
-        raise ValueError(f"num_workers must be >= 0, got {num_workers}")
-    num_workers = min(num_workers, len(pending))
 
-    def args(chunk):
-        items = items_by_split[chunk.split][chunk.start : chunk.stop]
-        return items, spec, window_field, features, chunk.arrow_path, chunk.report_path
+    def arguments(chunk: Chunk) -> tuple:
+        items = items_by_split[chunk.group][chunk.start : chunk.stop]
+        return (items, spec, window_field, features, *chunk.outputs)
 
-    with tqdm(total=total, initial=initial, unit="rec", desc=desc, disable=not progress) as bar:
-        if num_workers <= 1:
-            for chunk in pending:
-                _convert_chunk(*args(chunk))
-                bar.update(chunk.stop - chunk.start)
-            return
-        context = multiprocessing.get_context(start_method or _default_start_method())
-        with futures.ProcessPoolExecutor(max_workers=num_workers, mp_context=context) as pool:
-            queue, in_flight = iter(pending), {}
-            try:
-                while True:
-                    # at most two chunks per worker in flight: memory stays bounded
-                    while len(in_flight) < 2 * num_workers:
-                        chunk = next(queue, None)
-                        if chunk is None:
-                            break
-                        in_flight[pool.submit(_convert_chunk, *args(chunk))] = chunk
-                    if not in_flight:
-                        return
-                    done, _ = futures.wait(in_flight, return_when=futures.FIRST_COMPLETED)
-                    for future in done:
-                        chunk = in_flight.pop(future)
-                        future.result()  # errors writing a chunk (disk full...) stop the run
-                        bar.update(chunk.stop - chunk.start)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+    # _convert_chunk is looked up now, so that a replaced module attribute is the one run
+    run_chunks(pending, _convert_chunk, arguments, num_workers=num_workers,
+               start_method=start_method or _default_start_method(),
+               progress=progress, desc=desc, unit="rec", total=total, initial=initial)
 
 
-def _collect_rejections(chunks: Sequence[_Chunk]) -> List[Rejection]:
+def _collect_rejections(chunks: Sequence[Chunk]) -> List[Rejection]:
     rejected = []
     for chunk in chunks:
-        with open(chunk.report_path, encoding="utf-8") as f:
-            rejected += [Rejection(chunk.split, record, reason) for record, reason in json.load(f)]
+        with open(chunk.outputs[1], encoding="utf-8") as f:
+            rejected += [Rejection(chunk.group, record, reason) for record, reason in json.load(f)]
     return rejected
 
 

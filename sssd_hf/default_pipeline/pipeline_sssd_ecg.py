@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import numbers
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
@@ -16,7 +17,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 import torch.nn.utils.parametrize  # noqa: F401 - torch.nn.utils.parametrize.cached
-from diffusers import DiffusionPipeline
+from diffusers import DiffusionPipeline, ModelMixin, SchedulerMixin
+from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
@@ -31,8 +33,10 @@ class SSSDECGPipelineOutput(BaseOutput):
 
     Args:
         ecgs: ``(N, 12, L)`` ECGs in millivolts, leads in ``lead_names`` order (NumPy float32
-            array for ``output_type="np"``, tensor for ``"pt"``).
-        lead_names: the 12 standard lead names, ``I, II, III, aVR, aVL, aVF, V1..V6``.
+            array for ``output_type="np"``, tensor for ``"pt"``; ``(N, G, L)`` generated leads
+            for ``"latent"``).
+        lead_names: the 12 standard lead names, ``I, II, III, aVR, aVL, aVF, V1..V6`` (the
+            model's generated leads for ``output_type="latent"``).
         sampling_rate: samples per second (Hz).
         labels: for each ECG, the statement codes it was conditioned on (empty list: none present;
             ``None``: unconditional).
@@ -111,6 +115,33 @@ def _multi_hot_to_codes(labels: Union[np.ndarray, torch.Tensor], names: List[str
     return [[names[k] for k in np.flatnonzero(row)] for row in array]
 
 
+@dataclass
+class _Conditioning:
+    """What the network is conditioned on for one chunk of ECGs.
+
+    Attributes:
+        labels: ``(n, K)`` multi-hot statements (model dtype), or ``None`` (unconditional model).
+        sex: ``(n,)`` class indices, or ``None``.
+    """
+
+    labels: Optional[torch.Tensor]
+    sex: Optional[torch.Tensor]
+
+    def rows(self, start: int, stop: int, device, dtype) -> "_Conditioning":
+        labels = None if self.labels is None else self.labels[start:stop].to(device, dtype)
+        sex = None if self.sex is None else self.sex[start:stop].to(device)
+        return _Conditioning(labels, sex)
+
+
+#: ``from_pretrained`` arguments handed to ``huggingface_hub.snapshot_download`` for a Hub id.
+_DOWNLOAD_KWARGS = ("cache_dir", "force_download", "local_files_only", "proxies", "revision", "token")
+#: ``from_pretrained`` arguments handed to the model's ``ModelMixin.from_pretrained``.
+_MODEL_LOAD_KWARGS = ("variant", "use_safetensors", "low_cpu_mem_usage")
+#: Accepted for compatibility with ``DiffusionPipeline.from_pretrained`` and without effect here:
+#: this class loads with the installed package's code, never with the folder's remote code.
+_IGNORED_KWARGS = ("trust_remote_code", "custom_revision")
+
+
 class SSSDECGPipeline(DiffusionPipeline):
     """Generate 12-lead ECGs with SSSD-ECG / SSSD-ECG-nle.
 
@@ -123,32 +154,141 @@ class SSSDECGPipeline(DiffusionPipeline):
         default_num_inference_steps: steps used when a call gives none; ``None`` means every
             training step (the paper's 200-step DDPM).  Saved in ``model_index.json``, so a
             pipeline folder that ships a few-step solver also ships its step count.
+
+    A call runs diffusers' named steps: :meth:`check_inputs`, :meth:`encode_labels`, then for
+    each chunk of ``batch_size`` ECGs ``scheduler.set_timesteps``, :meth:`prepare_latents`,
+    the denoising loop (:meth:`predict_noise` + ``scheduler.step`` + ``callback_on_step_end``)
+    and :meth:`decode_latents`.
     """
 
     model_cpu_offload_seq = "model"
+    #: Tensors a ``callback_on_step_end`` may ask for; a returned ``"latents"`` replaces the latents.
+    _callback_tensor_inputs = ["latents", "noise_pred"]
 
-    def __init__(self, model, scheduler, default_num_inference_steps: Optional[int] = None):
+    def __init__(
+        self, model: ModelMixin, scheduler: SchedulerMixin, default_num_inference_steps: Optional[int] = None
+    ):
         super().__init__()
         if default_num_inference_steps is not None and (
             isinstance(default_num_inference_steps, bool) or not isinstance(default_num_inference_steps, int)
             or default_num_inference_steps < 1
         ):
-            raise ValueError(f"default_num_inference_steps must be a positive integer or None, got {default_num_inference_steps!r}")
+            raise ValueError(
+                f"default_num_inference_steps must be a positive integer or None, got {default_num_inference_steps!r}"
+            )
         self.register_modules(model=model, scheduler=scheduler)
         self.register_to_config(default_num_inference_steps=default_num_inference_steps)
+        self._guidance_scale = 1.0
+        self._num_timesteps = 0
+        self._chunk_index = 0
 
-    # -- inputs ---------------------------------------------------------------------------
-    def _conditioning(self, labels: LabelsInput, num_ecgs_per_label: int):
+    # -- state that callbacks may read --------------------------------------------------------
+    @property
+    def guidance_scale(self) -> float:
+        """The classifier-free guidance weight of the running (or last) call."""
+        return self._guidance_scale
+
+    @property
+    def do_classifier_free_guidance(self) -> bool:
+        return self._guidance_scale != 1.0
+
+    @property
+    def num_timesteps(self) -> int:
+        """Denoising steps per chunk in the running (or last) call."""
+        return self._num_timesteps
+
+    @property
+    def chunk_index(self) -> int:
+        """Which chunk of ``batch_size`` ECGs is being denoised (0-based): a callback's
+        ``step_index`` restarts at 0 for every chunk."""
+        return self._chunk_index
+
+    @property
+    def default_steps(self) -> int:
+        """Steps used when a call gives none: the config's ``default_num_inference_steps``, else
+        every training step of the scheduler."""
+        configured = getattr(self.config, "default_num_inference_steps", None)
+        return configured if configured is not None else self.scheduler.config.num_train_timesteps
+
+    # -- inputs -----------------------------------------------------------------------------
+    def _number_of_ecgs(self, labels: LabelsInput, num_ecgs: Optional[int], num_ecgs_per_label: int) -> int:
         config = self.model.config
         if config.label_embedding is None:
             if labels is not None:
                 raise ValueError("This model is unconditional: call it with labels=None and num_ecgs=N")
-            return None, None
+            total = 1 if num_ecgs is None else num_ecgs
+            if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+                raise ValueError(f"num_ecgs must be a positive integer, got {num_ecgs!r}")
+            return total
         if labels is None:
             raise ValueError(
                 "This model is conditioned on ECG statements: pass labels, e.g. labels='NORM'. "
                 f"Valid codes: {', '.join(config.label_names)}"
             )
+        total = len(labels_to_codes(labels, config.label_names)) * num_ecgs_per_label
+        if num_ecgs is not None and num_ecgs != total:
+            raise ValueError(f"num_ecgs={num_ecgs} disagrees with the {total} ECGs that labels describe")
+        return total
+
+    def check_inputs(
+        self,
+        labels: LabelsInput,
+        num_ecgs: Optional[int],
+        num_ecgs_per_label: int,
+        num_inference_steps: int,
+        generator,
+        latents: Optional[torch.Tensor],
+        guidance_scale: float,
+        batch_size: int,
+        output_type: str,
+        callback_on_step_end_tensor_inputs: Sequence[str],
+    ) -> int:
+        """Validate every argument before any sampling work; returns the number of ECGs ``N``.
+
+        Raises ``ValueError`` naming the problem (unknown codes, bad counts, a generator list or
+        ``latents`` that do not match ``N``, guidance without a null-label model...)."""
+        config = self.model.config
+        if output_type not in ("np", "pt", "latent"):
+            raise ValueError(f"output_type must be 'np', 'pt' or 'latent', got {output_type!r}")
+        for name, value in (("num_ecgs_per_label", num_ecgs_per_label), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        total_steps = self.scheduler.config.num_train_timesteps
+        if (isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, numbers.Integral)
+                or not 1 <= num_inference_steps <= total_steps):
+            raise ValueError(f"num_inference_steps must be between 1 and {total_steps}, got {num_inference_steps!r}")
+        if guidance_scale != 1.0 and not (config.label_embedding and getattr(config, "learn_null_label", False)):
+            raise ValueError(
+                "guidance_scale != 1 needs a model trained for classifier-free guidance (learn_null_label=True)"
+            )
+        unknown = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]
+        if unknown:
+            raise ValueError(
+                f"callback_on_step_end_tensor_inputs {unknown} are not available; "
+                f"choose from {self._callback_tensor_inputs}"
+            )
+        total = self._number_of_ecgs(labels, num_ecgs, num_ecgs_per_label)
+        if isinstance(generator, list) and len(generator) != total:
+            raise ValueError(f"Got {len(generator)} generators for {total} ECGs: pass one generator, or one per ECG")
+        if latents is not None:
+            shape = (total, config.in_channels, config.sample_length)
+            if not isinstance(latents, torch.Tensor):
+                raise ValueError(f"latents must be a torch.Tensor of shape {shape}, got {type(latents).__name__}")
+            if tuple(latents.shape) != shape:
+                raise ValueError(
+                    f"latents must have shape {shape} (ECGs, generated leads, samples), got {tuple(latents.shape)}"
+                )
+            if not torch.isfinite(latents).all():
+                raise ValueError("latents contain NaN or infinite values")
+        return total
+
+    def encode_labels(self, labels: LabelsInput, num_ecgs_per_label: int):
+        """``(codes, multi_hot)``: the statement codes of every ECG (each entry of ``labels``
+        repeated ``num_ecgs_per_label`` times) and their ``(N, K)`` float multi-hot tensor;
+        ``(None, None)`` for an unconditional model."""
+        config = self.model.config
+        if config.label_embedding is None:
+            return None, None
         codes = labels_to_codes(labels, config.label_names)
         codes = [row for row in codes for _ in range(num_ecgs_per_label)]
         return codes, self.model.labels_to_tensor(codes)
@@ -170,18 +310,81 @@ class SSSDECGPipeline(DiffusionPipeline):
             out.append(int(v))
         return torch.tensor(out)
 
-    @property
-    def default_steps(self) -> int:
-        """Steps used when a call gives none: the config's ``default_num_inference_steps``, else
-        every training step of the scheduler."""
-        configured = getattr(self.config, "default_num_inference_steps", None)
-        return configured if configured is not None else self.scheduler.config.num_train_timesteps
+    def _latent_dtype(self) -> torch.dtype:
+        """float32 for a float16 / bfloat16 network: only the network runs in reduced precision,
+        since 200 small DDPM updates accumulated in an 8-bit mantissa would lose the ECG's
+        low-amplitude waves."""
+        dtype = self.model.dtype
+        return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+    def prepare_latents(self, batch_size: int, dtype, device, generator, latents: Optional[torch.Tensor] = None):
+        """The starting noise ``(batch_size, G, L)`` of one chunk: drawn from ``generator`` (one
+        generator, or one per ECG), or the given ``latents``; scaled by the scheduler's
+        ``init_noise_sigma``."""
+        config = self.model.config
+        shape = (batch_size, config.in_channels, config.sample_length)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        else:
+            if tuple(latents.shape) != shape:
+                raise ValueError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
+            latents = latents.to(device=device, dtype=dtype)
+        return latents * self.scheduler.init_noise_sigma
 
     def _step_kwargs(self, generator) -> Dict[str, Any]:
         accepted = set(inspect.signature(self.scheduler.step).parameters)
         return {"generator": generator} if "generator" in accepted else {}
 
-    # -- sampling -------------------------------------------------------------------------
+    # -- sampling ---------------------------------------------------------------------------
+    def predict_noise(self, latents: torch.Tensor, timestep, conditioning: _Conditioning) -> torch.Tensor:
+        """The network's noise estimate for ``latents`` ``(n, G, L)`` at ``timestep``.
+
+        With classifier-free guidance the conditional and the null-label rows go through the
+        network as one batch of ``2n``: ``eps = eps_null + w (eps_cond - eps_null)``."""
+        model_input = self.scheduler.scale_model_input(latents, timestep).to(self.model.dtype)
+        if not self.do_classifier_free_guidance:
+            return self.model(model_input, timestep, labels=conditioning.labels, sex=conditioning.sex).sample
+        n = latents.shape[0]
+        sex = None if conditioning.sex is None else torch.cat([conditioning.sex, conditioning.sex])
+        drop = torch.cat([torch.zeros(n, dtype=torch.bool), torch.ones(n, dtype=torch.bool)]).to(latents.device)
+        eps = self.model(
+            torch.cat([model_input, model_input]), timestep, labels=torch.cat([conditioning.labels] * 2), sex=sex,
+            drop_labels=drop,
+        ).sample
+        eps_cond, eps_null = eps.chunk(2)
+        return eps_null + self._guidance_scale * (eps_cond - eps_null)
+
+    def _denoising_loop(self, latents, conditioning, generator, progress, callback, tensor_inputs):
+        """Run the reverse process over ``scheduler.timesteps``; returns the final latents."""
+        step_kwargs = self._step_kwargs(generator)
+        for i, t in enumerate(self.scheduler.timesteps):
+            noise_pred = self.predict_noise(latents, t, conditioning)
+            latents = self.scheduler.step(noise_pred.to(latents.dtype), t, latents, **step_kwargs).prev_sample
+            if callback is not None:
+                available = {"latents": latents, "noise_pred": noise_pred}
+                outputs = callback(self, i, t, {k: available[k] for k in tensor_inputs})
+                latents = self._callback_latents(outputs, latents)
+            progress.update()
+        return latents
+
+    @staticmethod
+    def _callback_latents(outputs, latents: torch.Tensor) -> torch.Tensor:
+        if not isinstance(outputs, dict):
+            raise TypeError(
+                "callback_on_step_end must return a dict (its callback_kwargs, possibly changed), "
+                f"got {type(outputs).__name__}"
+            )
+        new = outputs.get("latents", latents)
+        if not isinstance(new, torch.Tensor) or new.shape != latents.shape:
+            raise ValueError(f"callback_on_step_end returned latents of shape {getattr(new, 'shape', None)}, "
+                             f"expected {tuple(latents.shape)}")
+        return new.to(device=latents.device, dtype=latents.dtype)
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """``(n, G, L)`` generated leads -> ``(n, 12, L)`` CPU float32 ECGs in mV (the missing limb
+        leads derived with Einthoven's and Goldberger's relations)."""
+        return derive_twelve_leads(latents.float().cpu(), self.model.config.generated_leads)
+
     @torch.no_grad()
     def __call__(
         self,
@@ -190,12 +393,14 @@ class SSSDECGPipeline(DiffusionPipeline):
         num_ecgs_per_label: int = 1,
         num_inference_steps: Optional[int] = None,
         generator: Union[torch.Generator, List[torch.Generator], None] = None,
+        latents: Optional[torch.Tensor] = None,
         sex: Union[str, int, Sequence[Union[str, int]], None] = None,
         guidance_scale: float = 1.0,
         batch_size: int = 32,
         output_type: str = "np",
         return_dict: bool = True,
-        callback_on_step_end: Optional[Callable[[int, int, torch.Tensor], None]] = None,
+        callback_on_step_end: Optional[Callable[..., Dict[str, torch.Tensor]]] = None,
+        callback_on_step_end_tensor_inputs: Sequence[str] = ("latents",),
     ) -> Union[SSSDECGPipelineOutput, tuple]:
         """Generate ECGs.
 
@@ -208,93 +413,72 @@ class SSSDECGPipeline(DiffusionPipeline):
                 ``default_num_inference_steps``, else all ``T`` = 200 steps of the paper).
             generator: a ``torch.Generator`` for reproducible output, or one per ECG (then each
                 ECG is the same whatever ``batch_size`` is).
+            latents: ``(N, G, L)`` starting noise (``G`` generated leads, ``L`` samples) instead
+                of noise drawn from ``generator``; with a deterministic scheduler (DDIM with
+                ``eta=0``, DPM-Solver++) the same latents give the same ECGs whatever the generator.
             sex: ``"male"``/``"female"`` (or PTB-XL codes 0/1), one value or one per ECG, for
                 models built with sex conditioning.
-            guidance_scale: classifier-free guidance weight (``> 1`` needs a model trained with
+            guidance_scale: classifier-free guidance weight (``!= 1`` needs a model trained with
                 ``learn_null_label=True``); 1.0 disables guidance.
             batch_size: ECGs denoised at once (bounds memory; any number of ECGs can be asked).
-            output_type: ``"np"`` (float32 NumPy) or ``"pt"`` (CPU float32 tensor).
-            callback_on_step_end: called as ``fn(chunk_index, step_index, timestep)``.
+            output_type: ``"np"`` (float32 NumPy ``(N, 12, L)`` mV), ``"pt"`` (CPU float32
+                tensor) or ``"latent"`` (the ``(N, G, L)`` generated leads as sampled, before
+                the other leads are derived; ``lead_names`` are then the generated leads).
+            callback_on_step_end: diffusers' contract, called after every denoising step of
+                every chunk as ``fn(pipe, step_index, timestep, callback_kwargs) -> dict``, with
+                ``callback_kwargs`` holding the tensors named in
+                ``callback_on_step_end_tensor_inputs``; a ``"latents"`` entry in the returned
+                dict replaces the latents.  ``pipe.chunk_index`` says which chunk is running.
+                A ``diffusers.callbacks.PipelineCallback`` is accepted too.
+            callback_on_step_end_tensor_inputs: names out of ``_callback_tensor_inputs``
+                (``"latents"``, ``"noise_pred"``).
 
         Returns:
             :class:`SSSDECGPipelineOutput` (or a tuple ``(ecgs, lead_names, sampling_rate, labels)``).
         """
-        config = self.model.config
-        if output_type not in ("np", "pt"):
-            raise ValueError(f"output_type must be 'np' or 'pt', got {output_type!r}")
-        if not isinstance(num_ecgs_per_label, int) or num_ecgs_per_label < 1:
-            raise ValueError(f"num_ecgs_per_label must be a positive integer, got {num_ecgs_per_label!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if guidance_scale != 1.0 and not getattr(config, "learn_null_label", False):
-            raise ValueError("guidance_scale != 1 needs a model trained for classifier-free guidance (learn_null_label=True)")
-        codes, label_tensor = self._conditioning(labels, num_ecgs_per_label)
-        if codes is None:
-            total = 1 if num_ecgs is None else num_ecgs
-            if not isinstance(total, int) or total < 1:
-                raise ValueError(f"num_ecgs must be a positive integer, got {num_ecgs!r}")
-        else:
-            total = len(codes)
-            if num_ecgs is not None and num_ecgs != total:
-                raise ValueError(f"num_ecgs={num_ecgs} disagrees with the {total} ECGs that labels describe")
-        if isinstance(generator, list) and len(generator) != total:
-            raise ValueError(f"Got {len(generator)} generators for {total} ECGs: pass one generator, or one per ECG")
-        sex_tensor = self._sex_tensor(sex, total)
+        if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
+            callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
+        steps = num_inference_steps if num_inference_steps is not None else self.default_steps
+        total = self.check_inputs(labels, num_ecgs, num_ecgs_per_label, steps, generator, latents, guidance_scale,
+                                  batch_size, output_type, callback_on_step_end_tensor_inputs)
+        self._guidance_scale = float(guidance_scale)
+        self._num_timesteps = int(steps)
+        codes, label_tensor = self.encode_labels(labels, num_ecgs_per_label)
+        conditioning = _Conditioning(label_tensor, self._sex_tensor(sex, total))
 
         device = self._execution_device
-        dtype = self.model.dtype
-        shape = (config.in_channels, config.sample_length)
+        latent_dtype = self._latent_dtype()
         outputs = []
         chunks = range(0, total, batch_size)
         # Weight-normed convs recompute g * v / ||v|| on every call unless cached; the S4 layers
         # cache their kernels themselves.
         weight_cache = torch.nn.utils.parametrize.cached()
-        steps = num_inference_steps if num_inference_steps is not None else self.default_steps
-        self.scheduler.set_timesteps(steps)  # validates the step count before any work
         with self.progress_bar(total=len(chunks) * steps) as progress, weight_cache:
             for chunk_index, start in enumerate(chunks):
                 stop = min(start + batch_size, total)
+                self._chunk_index = chunk_index
                 chunk_generator = generator[start:stop] if isinstance(generator, list) else generator
-                chunk_labels = None if label_tensor is None else label_tensor[start:stop].to(device, dtype)
-                chunk_sex = None if sex_tensor is None else sex_tensor[start:stop].to(device)
-                x = self._denoise(
-                    (stop - start, *shape), chunk_labels, chunk_sex, steps, chunk_generator, guidance_scale,
-                    device, dtype, progress, lambda i, t: callback_on_step_end and callback_on_step_end(chunk_index, i, t),
-                )
-                outputs.append(derive_twelve_leads(x.float().cpu(), config.generated_leads))
-        ecgs = torch.cat(outputs)
+                self.scheduler.set_timesteps(steps, device=device)  # also resets multistep solvers' state
+                x = self.prepare_latents(stop - start, latent_dtype, device, chunk_generator,
+                                         None if latents is None else latents[start:stop])
+                x = self._denoising_loop(x, conditioning.rows(start, stop, device, self.model.dtype), chunk_generator,
+                                         progress, callback_on_step_end, callback_on_step_end_tensor_inputs)
+                outputs.append(x if output_type == "latent" else self.decode_latents(x))
+        self.maybe_free_model_hooks()
+        return self._output(torch.cat(outputs), codes, total, output_type, return_dict)
+
+    def _output(self, ecgs: torch.Tensor, codes, total: int, output_type: str, return_dict: bool):
+        config = self.model.config
         if not torch.isfinite(ecgs).all():
             raise FloatingPointError("Sampling produced NaN or infinite values; check the model weights and dtype")
         result_labels = codes if codes is not None else [None] * total
+        lead_names = list(config.generated_leads) if output_type == "latent" else list(STANDARD_LEADS)
         ecgs_out = ecgs.numpy().astype(np.float32) if output_type == "np" else ecgs
-        self.maybe_free_model_hooks()
         if not return_dict:
-            return (ecgs_out, list(STANDARD_LEADS), config.sampling_rate, result_labels)
+            return (ecgs_out, lead_names, config.sampling_rate, result_labels)
         return SSSDECGPipelineOutput(
-            ecgs=ecgs_out, lead_names=list(STANDARD_LEADS), sampling_rate=config.sampling_rate, labels=result_labels
+            ecgs=ecgs_out, lead_names=lead_names, sampling_rate=config.sampling_rate, labels=result_labels
         )
-
-    def _denoise(self, shape, labels, sex, steps, generator, guidance_scale, device, dtype, progress, on_step):
-        """Run the reverse process for one chunk; returns ``(n, G, L)`` generated leads.
-
-        With a float16 / bfloat16 model only the network runs in that dtype: the latent and every
-        scheduler update stay in float32, since 200 small DDPM updates accumulated in a 8-bit
-        mantissa would lose the ECG's low-amplitude waves.
-        """
-        self.scheduler.set_timesteps(steps, device=device)
-        latent_dtype = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-        x = randn_tensor(shape, generator=generator, device=device, dtype=latent_dtype) * self.scheduler.init_noise_sigma
-        step_kwargs = self._step_kwargs(generator)
-        for i, t in enumerate(self.scheduler.timesteps):
-            model_input = self.scheduler.scale_model_input(x, t).to(dtype)
-            eps = self.model(model_input, t, labels=labels, sex=sex).sample
-            if guidance_scale != 1.0:
-                uncond = self.model(model_input, t, labels=None, sex=sex).sample
-                eps = uncond + guidance_scale * (eps - uncond)
-            x = self.scheduler.step(eps.to(latent_dtype), t, x, **step_kwargs).prev_sample
-            progress.update()
-            on_step(i, t)
-        return x
 
     # -- persistence ------------------------------------------------------------------------
     @classmethod
@@ -303,29 +487,55 @@ class SSSDECGPipeline(DiffusionPipeline):
 
         Saved folders also carry their code for ``DiffusionPipeline.from_pretrained(...,
         trust_remote_code=True)``; loading through this class uses the installed ``sssd_hf``
-        instead, so no remote code runs.  ``model=`` or ``scheduler=`` replace a component,
-        ``torch_dtype=`` sets the model dtype.
+        instead, so no remote code runs.
+
+        Keyword arguments as in ``DiffusionPipeline.from_pretrained``: ``cache_dir``,
+        ``force_download``, ``local_files_only``, ``proxies``, ``revision``, ``token`` (for a
+        Hub id); ``torch_dtype`` (a dtype, or a dict with a ``"model"`` or ``"default"`` entry),
+        ``variant``, ``use_safetensors``, ``low_cpu_mem_usage`` (for the model weights);
+        ``model=`` / ``scheduler=`` replace a component; ``default_num_inference_steps=``
+        overrides the folder's; ``trust_remote_code`` is accepted and has no effect.
         """
         from huggingface_hub import snapshot_download
 
         # Imported by name so that this file stays loadable as stand-alone remote code.
         hub = importlib.import_module("sssd_hf.hub")
+        download = {k: kwargs.pop(k) for k in _DOWNLOAD_KWARGS if k in kwargs}
+        model_kwargs = {k: kwargs.pop(k) for k in _MODEL_LOAD_KWARGS if k in kwargs}
+        torch_dtype = _model_dtype(kwargs.pop("torch_dtype", None))
+        for name in _IGNORED_KWARGS:
+            kwargs.pop(name, None)
+        model, scheduler = kwargs.pop("model", None), kwargs.pop("scheduler", None)
+        default_steps = kwargs.pop("default_num_inference_steps", None)
+        if kwargs:
+            raise TypeError(f"Unexpected arguments: {sorted(kwargs)}")
         path = os.fspath(pretrained_model_name_or_path)
         if not os.path.isdir(path):
             if os.path.exists(path) or path.count("/") > 1 or path.startswith((".", "/", "~")):
                 raise FileNotFoundError(f"No pipeline folder at {path}")
-            path = snapshot_download(path, revision=kwargs.pop("revision", None))
+            path = snapshot_download(path, **download)
         if not os.path.isfile(os.path.join(path, "model_index.json")):
             raise FileNotFoundError(f"{path} is not a pipeline folder: model_index.json is missing")
-        torch_dtype = kwargs.pop("torch_dtype", None)
-        model = kwargs.pop("model", None) or hub.load_component(path, "model")
-        scheduler = kwargs.pop("scheduler", None) or hub.load_component(path, "scheduler")
-        default_steps = kwargs.pop("default_num_inference_steps", hub.pipeline_setting(path, "default_num_inference_steps"))
-        if kwargs:
-            raise TypeError(f"Unexpected arguments: {sorted(kwargs)}")
-        if torch_dtype is not None:
+        if model is None:
+            dtype_kwargs = {} if torch_dtype is None else {"torch_dtype": torch_dtype}
+            model = hub.load_component(path, "model", **model_kwargs, **dtype_kwargs)
+        elif torch_dtype is not None:
             model = model.to(torch_dtype)
+        scheduler = scheduler or hub.load_component(path, "scheduler")
+        if default_steps is None:
+            default_steps = hub.pipeline_setting(path, "default_num_inference_steps")
         return cls(model=model.eval(), scheduler=scheduler, default_num_inference_steps=default_steps)
+
+    @classmethod
+    def from_pipe(cls, pipeline: DiffusionPipeline, **kwargs):
+        """A new pipeline sharing ``pipeline``'s components (no copy, no extra memory), with any
+        component or config value replaced by ``kwargs`` (e.g. ``scheduler=DDIMScheduler...``).
+
+        diffusers' ``from_pipe`` only shares a model whose class is exactly the ``__init__``
+        annotation; the model class here may come from the package or from a folder's remote
+        code, so the model is passed on explicitly."""
+        kwargs.setdefault("model", pipeline.model)
+        return super().from_pipe(pipeline, **kwargs)
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike], **kwargs):
         """Save weights (safetensors) and configs, plus the model/scheduler/pipeline code and a
@@ -336,3 +546,13 @@ class SSSDECGPipeline(DiffusionPipeline):
         except ModuleNotFoundError:  # running as remote code without sssd_hf: plain diffusers layout
             return super().save_pretrained(save_directory, **kwargs)
         hub.save_pipeline_folder(self, save_directory, **kwargs)
+
+
+def _model_dtype(torch_dtype) -> Optional[torch.dtype]:
+    """``torch_dtype`` of ``from_pretrained`` as one dtype for the model (diffusers also takes a
+    ``{"component": dtype, "default": dtype}`` dict)."""
+    if isinstance(torch_dtype, dict):
+        torch_dtype = torch_dtype.get("model", torch_dtype.get("default"))
+    if torch_dtype is not None and not isinstance(torch_dtype, torch.dtype):
+        raise ValueError(f"torch_dtype must be a torch.dtype, got {torch_dtype!r}")
+    return torch_dtype

@@ -15,6 +15,15 @@ With ``num_inference_steps < T`` the scheduler takes evenly spaced steps and use
 posterior with ``alpha_t`` replaced by ``abar_t / abar_prev`` (strided DDPM); with
 ``num_inference_steps = T`` this is exactly the equation above.
 
+Relation to ``diffusers.DDPMScheduler(variance_type="fixed_small", clip_sample=False)``: the same
+equations (``variance_type="beta"`` is its ``"fixed_large"``), with three differences that
+``tests/schedulers/test_scheduler_against_ddpm.py`` checks one by one: the schedule is float64
+(DDPM: float32), so the published trajectory and stored seeded outputs are reproduced exactly;
+``N`` steps that do not divide ``T`` are spread as ``round(i T / N)`` (DDPM's ``"leading"``
+spacing uses ``i (T // N)`` and stops short of ``T - 1``); and clipping is off by default.
+Given our timesteps (``DDPMScheduler.set_timesteps(timesteps=...)``) the two agree to float32
+rounding.
+
 This file travels inside saved pipeline folders as remote code, so it imports nothing from
 ``sssd_hf``.
 """

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from huggingface_hub import DatasetCard
 
-import sssd_hf.data.synthetic as synthetic
+import sssd_hf.data.synthetic.generate as synthetic_generate
 from sssd_hf.cli import main
 from sssd_hf.data.labels import map_to_vocabulary
 from sssd_hf.data.ptbxl import load_ptbxl
@@ -94,7 +94,8 @@ def test_dataset_card(reference, tiny_pipeline_dir):
     for path in weights:  # provenance: the exact weight files
         assert hashlib.sha256(open(path, "rb").read()).hexdigest() in card.text
     for needed in ("## Provenance", "## Intended use", "## Limitations", "## Privacy evaluation", "10.1038/s41597-020-0495-6",
-                   "2301.08227", "2407.11108", "ptbxl_database_subset.csv", "SSSD-ECG-nle"):
+                   "2301.08227", "2407.11108",
+                   "ptbxl_database_sample.csv", "SSSD-ECG-nle"):
         assert needed in card.text, needed
 
 
@@ -112,7 +113,7 @@ def test_wfdb_export_reads_back_as_ptbxl(reference, tmp_path):
 
 
 def test_interrupted_build_resumes_where_it_stopped(reference, tiny_pipeline_dir, subset_csv, tmp_path, monkeypatch):
-    real_write, real_generate, generated = synthetic._write_chunk, synthetic._generate_chunk, []
+    real_write, real_generate, generated = synthetic_generate._write_chunk, synthetic_generate._generate_chunk, []
 
     def interrupted_after_two_chunks(path, *args):
         if len(os.listdir(os.path.dirname(path))) == 2:
@@ -124,12 +125,12 @@ def test_interrupted_build_resumes_where_it_stopped(reference, tiny_pipeline_dir
         return real_generate(pipe, records, *args)
 
     out = tmp_path / "synthetic"
-    monkeypatch.setattr(synthetic, "_write_chunk", interrupted_after_two_chunks)
+    monkeypatch.setattr(synthetic_generate, "_write_chunk", interrupted_after_two_chunks)
     assert main(_build_args(tiny_pipeline_dir, subset_csv, out, 8, 3)) == 130  # Ctrl-C
     assert sorted(os.listdir(out / ".build" / "chunks")) == ["chunk-000000.parquet", "chunk-000001.parquet"]
     assert not (out / "README.md").exists() and not (out / "data").exists()
-    monkeypatch.setattr(synthetic, "_write_chunk", real_write)
-    monkeypatch.setattr(synthetic, "_generate_chunk", recording)
+    monkeypatch.setattr(synthetic_generate, "_write_chunk", real_write)
+    monkeypatch.setattr(synthetic_generate, "_generate_chunk", recording)
     assert main(_build_args(tiny_pipeline_dir, subset_csv, out, 8, 3, "--shard-size", "3")) == 0
     rows = _signals(out)
     shards = sorted(os.listdir(out / "data"))
@@ -192,7 +193,7 @@ def test_two_processes_generate_disjoint_shards(reference, tiny_pipeline_dir, su
 
 def test_rerun_is_a_no_op_and_other_settings_are_refused(reference, tiny_pipeline_dir, subset_csv, capsys, monkeypatch):
     before = {p: os.path.getmtime(p) for p in glob.glob(os.path.join(reference, "data", "*.parquet"))}
-    monkeypatch.setattr(synthetic, "_generate_chunk", lambda *a: pytest.fail("a finished build generated again"))
+    monkeypatch.setattr(synthetic_generate, "_generate_chunk", lambda *a: pytest.fail("a finished build generated again"))
     assert main(_build_args(tiny_pipeline_dir, subset_csv, reference, 16, 4)) == 0
     assert {p: os.path.getmtime(p) for p in before} == before
     capsys.readouterr()

@@ -182,7 +182,7 @@ def test_default_steps_travel_with_the_folder_and_apply_when_none_are_given(tmp_
         default_num_inference_steps=5,
     )
     steps = []
-    pipe(labels=["NORM"], generator=torch.Generator().manual_seed(0), callback_on_step_end=lambda c, i, t: steps.append(i))
+    pipe(labels=["NORM"], generator=torch.Generator().manual_seed(0), callback_on_step_end=lambda p, i, t, kw: steps.append(i) or kw)
     assert len(steps) == 5 and pipe.default_steps == 5
     pipe.save_pretrained(tmp_path / "p")
     assert json.loads((tmp_path / "p" / "model_index.json").read_text())["default_num_inference_steps"] == 5
@@ -245,7 +245,7 @@ def test_bfloat16_model_keeps_a_float32_trajectory_close_to_float32():
     reference = full(generator=torch.Generator().manual_seed(0), **kwargs).ecgs
     result = half(
         generator=torch.Generator().manual_seed(0),
-        callback_on_step_end=lambda chunk, i, t: seen.append(i),
+        callback_on_step_end=lambda pipe, i, t, kwargs: seen.append(i) or kwargs,
         **kwargs,
     ).ecgs
     assert len(seen) == 200 and np.isfinite(result).all()

@@ -58,14 +58,18 @@ class SSSDECGModelOutput(BaseOutput):
     sample: torch.Tensor
 
 
-def timestep_sinusoids(timesteps: torch.Tensor, dim: int) -> torch.Tensor:
+def timestep_sinusoids(timesteps: torch.Tensor, dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``(batch,) -> (batch, dim)``: ``[sin(t f_0..f_{d/2-1}), cos(t f_0..f_{d/2-1})]`` with
-    ``f_i = 10000^(-i / (d/2 - 1))``, the DiffWave/SSSD embedding of the step index ``t``."""
+    ``f_i = 10000^(-i / (d/2 - 1))``, the DiffWave/SSSD embedding of the step index ``t``.
+
+    Computed in ``dtype`` (float32 or float64; the angles reach ``t`` radians, so half precision
+    would lose them: pass float32 for half-precision models and cast the result)."""
     if dim % 2 or dim < 4:
         raise ValueError(f"timestep embedding size must be even and >= 4, got {dim}")
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) / (half - 1) * torch.arange(half, device=timesteps.device, dtype=torch.float32))
-    angles = timesteps.float()[:, None] * freqs[None, :]
+    steps = torch.arange(half, device=timesteps.device, dtype=dtype)
+    freqs = torch.exp(-math.log(10000.0) / (half - 1) * steps)
+    angles = timesteps.to(dtype)[:, None] * freqs[None, :]
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
 
 
@@ -78,8 +82,11 @@ class NLELabelEmbedding(nn.Module):
     """SSSD-ECG-nle's statement embedding.
 
     Every statement ``k`` has its own pair of embeddings (row 0: absent, row 1: present), so an
-    absent statement also contributes a learned vector; the ``K`` selected vectors are mixed by a
-    learned weighted sum (a 1x1 convolution across statements) into one ``(batch, D)`` embedding.
+    absent statement also contributes a learned vector.  With ``K > 1`` statements the ``K``
+    selected vectors are mixed by a learned weighted sum (a 1x1 convolution across statements,
+    ``mix_weight`` ``(K,)`` and ``mix_bias`` ``(1,)``) into one ``(batch, D)`` embedding; with a
+    single statement (the paper's binary setup) the selected vector is the embedding and there
+    are no mixing weights, as in the authors' code.
 
     As in the authors' code, the *present* row is initialised to zero and, unless
     ``learn_present`` is set, receives no gradient (their embeddings use ``padding_idx=-1``).
@@ -87,13 +94,18 @@ class NLELabelEmbedding(nn.Module):
 
     def __init__(self, num_labels: int, dim: int, learn_present: bool = False):
         super().__init__()
+        if num_labels < 1:
+            raise ValueError(f"the nle embedding needs at least one statement, got {num_labels}")
         self.learn_present = learn_present
         pairs = torch.randn(num_labels, 2, dim)
         pairs[:, 1] = 0.0
         self.pair_embeddings = nn.Parameter(pairs)  # (K, 2, D)
-        bound = 1.0 / math.sqrt(num_labels)
-        self.mix_weight = nn.Parameter(torch.empty(num_labels).uniform_(-bound, bound))  # (K,)
-        self.mix_bias = nn.Parameter(torch.empty(1).uniform_(-bound, bound))
+        if num_labels > 1:
+            bound = 1.0 / math.sqrt(num_labels)
+            self.mix_weight = nn.Parameter(torch.empty(num_labels).uniform_(-bound, bound))  # (K,)
+            self.mix_bias = nn.Parameter(torch.empty(1).uniform_(-bound, bound))
+        else:
+            self.mix_weight = self.mix_bias = None
         if not learn_present:
             self.pair_embeddings.register_hook(self._freeze_present_row)
 
@@ -107,6 +119,8 @@ class NLELabelEmbedding(nn.Module):
         """``labels``: ``(batch, K)`` in {0, 1} -> ``(batch, D)``."""
         present = labels.to(self.pair_embeddings.dtype)[..., None]  # (B, K, 1)
         chosen = self.pair_embeddings[:, 0] * (1 - present) + self.pair_embeddings[:, 1] * present  # (B, K, D)
+        if self.mix_weight is None:
+            return chosen[:, 0]
         return torch.einsum("bkd,k->bd", chosen, self.mix_weight) + self.mix_bias
 
 
@@ -171,12 +185,15 @@ class SSSDECGModel(ModelMixin, ConfigMixin):
         label_embedding: ``"nle"`` (SSSD-ECG-nle), ``"multi_hot"`` (SSSD-ECG) or ``None`` (unconditional).
         label_names: ordered statement codes; ``len(label_names)`` is the label vector size ``K``.
         label_embed_dim: statement embedding size ``D`` (128).
-        nle_learn_present: train the "present" rows of the nle embedding (False matches the authors).
+        nle_learn_present: train the "present" rows of the nle embedding.  False (default) reproduces
+            the authors' model, whose present rows are ``padding_idx`` rows: zero and never trained;
+            converted checkpoints carry those zero rows over.
         learn_null_label: add a learned "no conditioning" embedding for classifier-free guidance.
         num_sex_classes, sex_embed_dim: optional sex conditioning (PTB-XL: 0 male, 1 female); 0 disables.
         generated_leads: names of the ``G`` generated leads, in channel order.
-        sampling_rate: Hz of the training data (100).
-        sample_length: samples per ECG (1000 = 10 s at 100 Hz).
+        sampling_rate: Hz of the training data (100; 500 for PTB-XL's records500).
+        sample_length: samples per ECG (1000 = 10 s at 100 Hz, 5000 = 10 s at 500 Hz); at most
+            ``s4_max_length``.
     """
 
     _supports_gradient_checkpointing = True
@@ -302,7 +319,9 @@ class SSSDECGModel(ModelMixin, ConfigMixin):
             timestep = timestep.expand(batch)
         if timestep.shape != (batch,):
             raise ValueError(f"timestep must be a scalar or have shape ({batch},), got {tuple(timestep.shape)}")
-        t_emb = self.timestep_mlp(timestep_sinusoids(timestep, self.config.timestep_embed_dims[0]).to(sample.dtype))
+        sinusoid_dtype = torch.promote_types(sample.dtype, torch.float32)  # float64 models: float64 angles
+        sinusoids = timestep_sinusoids(timestep, self.config.timestep_embed_dims[0], dtype=sinusoid_dtype)
+        t_emb = self.timestep_mlp(sinusoids.to(sample.dtype))
         cond = self._label_embedding(labels, drop_labels, batch)
         if self.sex_embedding is not None:
             if sex is None or sex.shape != (batch,):

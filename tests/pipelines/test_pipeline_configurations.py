@@ -1,0 +1,63 @@
+"""Every pipeline configuration the project ships, through :class:`PipelineTesterMixin`."""
+
+from diffusers import DPMSolverMultistepScheduler
+
+from sssd_hf import SSSDECGPipeline
+from sssd_hf.defaults import DEFAULT_PIPELINE_DIR
+from sssd_hf.testing import make_tiny_pipeline
+
+from .pipeline_tester import PipelineTesterMixin
+
+NORM_AFIB_SR = ("NORM", "AFIB", "SR")
+
+
+class TestNLEPipeline(PipelineTesterMixin):
+    labels = ("NORM", "AFIB,SR", "SR")
+
+    def make_pipeline(self):
+        return make_tiny_pipeline(label_names=NORM_AFIB_SR, sample_length=64, seed=0)
+
+
+class TestMultiHotPipeline(PipelineTesterMixin):
+    labels = ("NORM", "AFIB,SR", "SR")
+
+    def make_pipeline(self):
+        return make_tiny_pipeline(label_names=NORM_AFIB_SR, label_embedding="multi_hot", sample_length=64, seed=1)
+
+
+class TestUnconditionalPipeline(PipelineTesterMixin):
+    labels = None
+
+    def make_pipeline(self):
+        return make_tiny_pipeline(label_names=None, sample_length=64, seed=2)
+
+
+class TestGuidancePipeline(PipelineTesterMixin):
+    """A learned null label: classifier-free guidance."""
+
+    labels = ("NORM", "AFIB,SR", "SR")
+    guidance_scale = 3.0
+
+    def make_pipeline(self):
+        return make_tiny_pipeline(label_names=NORM_AFIB_SR, sample_length=64, seed=3, learn_null_label=True)
+
+
+class TestFewStepSolverPipeline(PipelineTesterMixin):
+    """A folder that ships a stock solver and its step count (``default_num_inference_steps``)."""
+
+    labels = ("NORM", "AFIB,SR", "SR")
+
+    def make_pipeline(self):
+        tiny = make_tiny_pipeline(label_names=NORM_AFIB_SR, sample_length=64, seed=4)
+        solver = DPMSolverMultistepScheduler.from_config(tiny.scheduler.config)
+        return SSSDECGPipeline(model=tiny.model, scheduler=solver, default_num_inference_steps=4)
+
+
+class TestBundledDefaultPipeline(PipelineTesterMixin):
+    """The demonstration pipeline shipped in the package (real weights, 1000 samples at 100 Hz)."""
+
+    labels = ("SBRAD", "SR", "STACH")
+    steps = 2
+
+    def make_pipeline(self):
+        return SSSDECGPipeline.from_pretrained(DEFAULT_PIPELINE_DIR)
