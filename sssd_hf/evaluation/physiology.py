@@ -1,24 +1,26 @@
-"""Physiological plausibility: fiducial measurements with NeuroKit2 and real-vs-synthetic distances.
+"""Physiological plausibility: fiducial measurements and real-vs-synthetic distances.
 
-For every record, lead II (configurable) is cleaned, its R peaks detected and its waves delineated
-with NeuroKit2 (discrete wavelet method), giving per-record medians over beats of
+Every record is delineated with :mod:`sssd_hf.evaluation.delineation` (a small segmentation network
+applied to all standard leads together, validated against cardiologists' annotations of LUDB; the same
+measurements as ``sssd-ecg measure``), giving per-record values of
 
 ======================  ======  ==========================================================
 feature                 unit    definition
 ======================  ======  ==========================================================
-``heart_rate``          bpm     60000 / mean RR interval
+``heart_rate``          bpm     60000 / mean RR interval (RR = successive QRS onsets)
 ``rr_sdnn``             ms      standard deviation of the RR intervals
 ``rr_rmssd``            ms      root mean square of successive RR differences
-``pr_interval``         ms      P onset -> QRS onset
-``qrs_duration``        ms      QRS onset -> QRS offset
-``qt_interval``         ms      QRS onset -> T offset
+``pr_interval``         ms      median over beats of P onset -> QRS onset (NaN unless at
+                                least half of the beats have a P wave)
+``qrs_duration``        ms      median over beats of QRS onset -> QRS offset
+``qt_interval``         ms      median over beats of QRS onset -> T offset
 ``qtc_bazett``          ms      QT / sqrt(mean RR in s)
-``r_amplitude_<lead>``  mV      per lead: maximum within +-50 ms of each R peak minus the
-                                lead's median (baseline)
+``r_amplitude_<lead>``  mV      per lead: median over beats of the maximum within the QRS
+                                complex minus the lead's median (baseline)
 ======================  ======  ==========================================================
 
 Nothing is dropped silently: every record gets a ``status`` (``ok``, ``no_r_peaks`` when fewer
-than 3 R peaks are found, ``delineation_failed``), and per-feature counts of missing values are
+than 3 QRS complexes are found, ``delineation_failed``), and per-feature counts of missing values are
 reported next to the distances.  Distributions are compared per statement with the 1-Wasserstein
 distance (in the feature's unit, and divided by the real interquartile range) and the two-sample
 Kolmogorov-Smirnov statistic.
@@ -48,7 +50,6 @@ INTERVAL_FEATURES: Dict[str, str] = {
     "qtc_bazett": "ms",
 }
 STATUSES: Tuple[str, ...] = ("ok", "no_r_peaks", "delineation_failed")
-R_WINDOW_S = 0.05
 
 
 def feature_names(lead_names: Sequence[str]) -> List[str]:
@@ -61,21 +62,17 @@ def feature_unit(name: str) -> str:
     return INTERVAL_FEATURES.get(name, "mV")
 
 
-def _median_interval(starts, ends, sampling_rate: float) -> float:
-    """Median over beats of ``end - start`` in ms, using beats where both are found and end > start."""
-    starts = np.asarray(starts, dtype=np.float64)
-    ends = np.asarray(ends, dtype=np.float64)
-    n = min(len(starts), len(ends))
-    durations = (ends[:n] - starts[:n]) * 1000.0 / sampling_rate
-    durations = durations[np.isfinite(durations) & (durations > 0)]
-    return float(np.median(durations)) if durations.size else float("nan")
-
-
-def _r_amplitudes(signal: np.ndarray, peaks: np.ndarray, sampling_rate: float) -> np.ndarray:
-    """(C, L) mV and R-peak indices -> (C,) median over beats of the peak height above baseline."""
-    half = max(1, int(round(R_WINDOW_S * sampling_rate)))
+def _r_amplitudes(signal: np.ndarray, beats, sampling_rate: float) -> np.ndarray:
+    """(C, L) mV and delineated beats (times in ms) -> (C,) median over beats of the maximum within
+    the QRS complex (widened by half a sample each side) above the lead's median."""
     baseline = np.median(signal, axis=1)
-    heights = [signal[:, max(0, p - half): p + half + 1].max(axis=1) for p in peaks]
+    length = signal.shape[1]
+    heights = []
+    for beat in beats:
+        start = max(0, int(np.floor(beat.qrs_onset * sampling_rate / 1000.0)))
+        stop = min(length, int(np.ceil(beat.qrs_offset * sampling_rate / 1000.0)) + 1)
+        if stop > start:
+            heights.append(signal[:, start:stop].max(axis=1))
     return np.median(np.stack(heights), axis=0) - baseline
 
 
@@ -98,71 +95,102 @@ def detect_r_peaks(lead: np.ndarray, sampling_rate: float) -> Tuple[Optional[np.
     return cleaned, np.asarray(info["ECG_R_Peaks"], dtype=np.int64), ""
 
 
+def _check_delineation_lead(lead_names: Sequence[str], delineation_lead: str) -> None:
+    if delineation_lead not in list(lead_names):
+        raise ValueError(f"delineation lead {delineation_lead!r} is not among the leads {list(lead_names)}")
+
+
+def _row_from_delineation(signal: np.ndarray, sampling_rate: float, lead_names: Sequence[str],
+                          result: Optional["Delineation"], error: str = "") -> Dict[str, object]:  # noqa: F821
+    from .delineation import intervals
+
+    row: Dict[str, object] = {name: float("nan") for name in feature_names(lead_names)}
+    row.update(status="ok", error="")
+    if result is None:
+        row.update(status="delineation_failed", error=error)
+        return row
+    if len(result.beats) < 3:
+        reason = "every lead is flat" if not result.leads_used else f"{len(result.beats)} QRS complex(es) found"
+        row.update(status="no_r_peaks", error=reason)
+        return row
+    measured = intervals(result)
+    rr = np.asarray(measured["rr_ms"], dtype=np.float64)
+    row["heart_rate"] = measured["heart_rate_bpm"]
+    row["rr_sdnn"] = float(rr.std(ddof=1)) if rr.size > 1 else float("nan")
+    row["rr_rmssd"] = float(np.sqrt(np.mean(np.diff(rr) ** 2))) if rr.size > 1 else float("nan")
+    row["pr_interval"] = measured["pr_ms"]
+    row["qrs_duration"] = measured["qrs_ms"]
+    row["qt_interval"] = measured["qt_ms"]
+    row["qtc_bazett"] = measured["qtc_ms"]
+    amplitudes = _r_amplitudes(np.asarray(signal, np.float64), result.beats, sampling_rate)
+    for lead_name, value in zip(lead_names, amplitudes):
+        row[f"r_amplitude_{lead_name}"] = float(value)
+    return row
+
+
+def measure_many(signals: np.ndarray, sampling_rate: float, lead_names: Sequence[str],
+                 delineation_lead: str = "II") -> List[Dict[str, object]]:
+    """:func:`measure_record` of each of ``signals`` ``(N, C, L)`` mV, delineated in one batch.
+
+    Records that cannot be delineated at all (NaN samples, too short) get status ``delineation_failed``
+    and the reason in ``error``; the others are measured together.
+    """
+    from .delineation import delineate_many, validate_record
+
+    lead_names = list(lead_names)
+    _check_delineation_lead(lead_names, delineation_lead)
+    rows: List[Optional[Dict[str, object]]] = [None] * len(signals)
+    good = []
+    for i, signal in enumerate(signals):
+        try:
+            validate_record(signal, sampling_rate)
+            good.append(i)
+        except ValueError as exc:
+            rows[i] = _row_from_delineation(signal, sampling_rate, lead_names, None, str(exc))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = delineate_many([signals[i] for i in good], sampling_rate, lead_names) if good else []
+    for i, result in zip(good, results):
+        rows[i] = _row_from_delineation(signals[i], sampling_rate, lead_names, result)
+    return rows
+
+
 def measure_record(
     signal: np.ndarray,
     sampling_rate: float,
     lead_names: Sequence[str],
     delineation_lead: str = "II",
-    method: str = "dwt",
 ) -> Dict[str, object]:
-    """Fiducial measurements of one ECG.
+    """Fiducial measurements of one ECG (all its leads delineated together).
 
     Args:
         signal: (C, L) millivolts.
         sampling_rate: Hz.
-        lead_names: the C lead names; ``delineation_lead`` must be one of them.
-        method: NeuroKit2 delineation method (``"dwt"``, ``"peak"``, ...).
+        lead_names: the C lead names; ``delineation_lead`` must be one of them (it is the reference lead
+            of the report; the delineation itself uses every lead that is not flat).
 
     Returns:
         ``{feature: value or NaN, "status": one of STATUSES, "error": message or ""}``.
     """
-    import neurokit2 as nk
-
-    lead_names = list(lead_names)
-    if delineation_lead not in lead_names:
-        raise ValueError(f"delineation lead {delineation_lead!r} is not among the leads {lead_names}")
-    row: Dict[str, object] = {name: float("nan") for name in feature_names(lead_names)}
-    row.update(status="ok", error="")
-    cleaned, peaks, row["error"] = detect_r_peaks(signal[lead_names.index(delineation_lead)], sampling_rate)
-    if peaks.size < 3:
-        row.update(status="no_r_peaks", error=row["error"] or f"{peaks.size} R peak(s) found")
-        return row
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rr = np.diff(peaks) * 1000.0 / sampling_rate
-        row["heart_rate"] = float(60000.0 / rr.mean())
-        row["rr_sdnn"] = float(rr.std(ddof=1))
-        row["rr_rmssd"] = float(np.sqrt(np.mean(np.diff(rr) ** 2))) if rr.size > 1 else float("nan")
-        for lead_name, value in zip(lead_names, _r_amplitudes(signal.astype(np.float64), peaks, sampling_rate)):
-            row[f"r_amplitude_{lead_name}"] = float(value)
-        try:
-            _, waves = nk.ecg_delineate(cleaned, peaks, sampling_rate=int(round(sampling_rate)), method=method)
-        except Exception as exc:
-            row.update(status="delineation_failed", error=f"{type(exc).__name__}: {exc}")
-            return row
-    row["pr_interval"] = _median_interval(waves.get("ECG_P_Onsets", []), waves.get("ECG_R_Onsets", []), sampling_rate)
-    row["qrs_duration"] = _median_interval(waves.get("ECG_R_Onsets", []), waves.get("ECG_R_Offsets", []), sampling_rate)
-    row["qt_interval"] = _median_interval(waves.get("ECG_R_Onsets", []), waves.get("ECG_T_Offsets", []), sampling_rate)
-    row["qtc_bazett"] = float(row["qt_interval"] / np.sqrt(rr.mean() / 1000.0))
-    return row
+    return measure_many(np.asarray(signal)[None], sampling_rate, lead_names, delineation_lead)[0]
 
 
 def _measure_chunk(args) -> List[Dict[str, object]]:
-    signals, sampling_rate, lead_names, delineation_lead, method = args
-    return [measure_record(s, sampling_rate, lead_names, delineation_lead, method) for s in signals]
+    signals, sampling_rate, lead_names, delineation_lead = args
+    return measure_many(signals, sampling_rate, lead_names, delineation_lead)
 
 
 def measure_records(
     ecgs: ECGSet,
     delineation_lead: str = "II",
-    method: str = "dwt",
     num_workers: int = 0,
     chunk_size: int = 32,
     desc: Optional[str] = None,
 ) -> pd.DataFrame:
     """Measurements of every record of ``ecgs`` (one row per record, columns of :func:`feature_names`
     plus ``status`` and ``error``), with a progress bar; ``num_workers`` > 0 uses processes."""
-    chunks = [(ecgs.signal[i: i + chunk_size], ecgs.sampling_rate, ecgs.lead_names, delineation_lead, method)
+    _check_delineation_lead(ecgs.lead_names, delineation_lead)
+    chunks = [(ecgs.signal[i: i + chunk_size], ecgs.sampling_rate, ecgs.lead_names, delineation_lead)
               for i in range(0, len(ecgs), chunk_size)]
     rows: List[Dict[str, object]] = []
     bar = tqdm(total=len(ecgs), desc=desc or f"delineate {ecgs.name}", disable=None)
