@@ -66,8 +66,12 @@ def forward_flops(config, batch: int, length: int) -> float:
     fft = 2.5 * (2 * length) * math.log2(2 * length)
     per_block = (
         2 * c * h * 3 * length  # width-3 conv C -> 2C
-        + 2 * (2 * h * h * length + 2 * h * fft + 8 * h * (length + 1))  # two S4: output proj, rfft+irfft, spectrum product
-        + 2 * c * c * length + 2 * c * s * length  # residual and skip 1x1
+        + 2
+        * (
+            2 * h * h * length + 2 * h * fft + 8 * h * (length + 1)
+        )  # two S4: output proj, rfft+irfft, spectrum product
+        + 2 * c * c * length
+        + 2 * c * s * length  # residual and skip 1x1
     )
     head = 2 * g * c * length + 2 * s * s * length + 2 * s * g * length
     return batch * (n_layers * per_block + head)

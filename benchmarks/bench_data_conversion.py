@@ -17,7 +17,14 @@ import shutil
 import tempfile
 import time
 
-DEFAULT_METADATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "ptbxl", "ptbxl_database_subset.csv")
+DEFAULT_METADATA = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "..",
+    "shared",
+    "data",
+    "ptbxl",
+    "ptbxl_database_subset.csv",
+)
 
 
 def _convert(root, cache_dir, workers, chunk_size, start_method, sampling_rate):
@@ -43,9 +50,13 @@ def _cpu_seconds() -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--metadata", default=DEFAULT_METADATA, help="ptbxl_database.csv (or a subset) to take rows from")
+    parser.add_argument(
+        "--metadata", default=DEFAULT_METADATA, help="ptbxl_database.csv (or a subset) to take rows from"
+    )
     parser.add_argument("--records", type=int, default=400, help="records in the generated folder")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="worker counts to measure (1 = in-process)")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2, 4], help="worker counts to measure (1 = in-process)"
+    )
     parser.add_argument("--chunk-size", type=int, default=50)
     parser.add_argument("--sampling-rate", type=int, choices=(100, 500), default=100)
     parser.add_argument("--start-method", choices=("fork", "spawn", "forkserver"), default=None)
@@ -60,19 +71,31 @@ def main(argv=None) -> int:
         root = os.path.join(work, "ptbxl")
         start = time.perf_counter()
         write_ptbxl_fixture(root, args.metadata, num_records=args.records, sampling_rates=(args.sampling_rate,))
-        print(f"fixture: {args.records} records at {args.sampling_rate} Hz written in {time.perf_counter() - start:.1f} s")
+        print(
+            f"fixture: {args.records} records at {args.sampling_rate} Hz written in "
+            f"{time.perf_counter() - start:.1f} s"
+        )
         rows = []
         for workers in args.workers:
             best = None
             for repeat in range(args.repeats):
                 cache = os.path.join(work, f"cache-{workers}-{repeat}")
-                seconds, cpu, converted, rejected = _convert(root, cache, workers, args.chunk_size, args.start_method, args.sampling_rate)
+                seconds, cpu, converted, rejected = _convert(
+                    root, cache, workers, args.chunk_size, args.start_method, args.sampling_rate
+                )
                 assert converted == args.records and rejected == 0, (converted, rejected)
                 if best is None or seconds < best[0]:
                     best = (seconds, cpu)
             warm = _convert(root, cache, workers, args.chunk_size, args.start_method, args.sampling_rate)[0]
-            rows.append({"workers": workers, "cold_seconds": round(best[0], 3), "records_per_second": round(args.records / best[0], 1),
-                         "cpu_ms_per_record": round(1000 * best[1] / args.records, 2), "warm_seconds": round(warm, 3)})
+            rows.append(
+                {
+                    "workers": workers,
+                    "cold_seconds": round(best[0], 3),
+                    "records_per_second": round(args.records / best[0], 1),
+                    "cpu_ms_per_record": round(1000 * best[1] / args.records, 2),
+                    "warm_seconds": round(warm, 3),
+                }
+            )
         print(f"\n{'workers':>7} | {'cold s':>7} | {'records/s':>9} | {'CPU ms/record':>13} | {'cached reload s':>15}")
         print(f"{'-' * 7}-+-{'-' * 7}-+-{'-' * 9}-+-{'-' * 13}-+-{'-' * 15}")
         for row in rows:

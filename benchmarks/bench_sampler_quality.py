@@ -2,7 +2,7 @@
 10, 20 and 50 steps (and against itself with a bfloat16 network), on the same conditioning.
 
     python benchmarks/bench_sampler_quality.py --reference data/simulated-rhythms --per-statement 60 --out quality.json
-    python benchmarks/bench_sampler_quality.py --smoke --out quality.json   # checks the script, measures nothing useful
+    python benchmarks/bench_sampler_quality.py --smoke --out quality.json   # checks the script only
 
 Every sampler generates the same ECGs: the same statements, one generator per ECG with the same
 seed, so the runs differ only by the sampler.  Each run is scored with the evaluation suite
@@ -66,14 +66,18 @@ def make_scheduler(name: str):
     return registry_scheduler(name, SSSDECGScheduler().config, SSSDECGScheduler)
 
 
-def generate(pipe, statements: Sequence[str], scheduler: str, steps: int, dtype: str, seed: int, batch_size: int) -> Tuple[np.ndarray, float]:
+def generate(
+    pipe, statements: Sequence[str], scheduler: str, steps: int, dtype: str, seed: int, batch_size: int
+) -> Tuple[np.ndarray, float]:
     """``(ecgs (N, 12, L) mV, seconds)`` for one label per ECG, ECG ``i`` seeded with ``seed + i``."""
     pipe.scheduler = make_scheduler(scheduler)
     pipe.model.to(torch.bfloat16 if dtype == "bf16" else torch.float32)
     generators = [torch.Generator().manual_seed(seed + i) for i in range(len(statements))]
     start = time.perf_counter()
     try:
-        out = pipe(labels=[[s] for s in statements], generator=generators, num_inference_steps=steps, batch_size=batch_size)
+        out = pipe(
+            labels=[[s] for s in statements], generator=generators, num_inference_steps=steps, batch_size=batch_size
+        )
     finally:
         pipe.model.to(torch.float32)
     return out.ecgs, time.perf_counter() - start
@@ -82,7 +86,15 @@ def generate(pipe, statements: Sequence[str], scheduler: str, steps: int, dtype:
 class Scorer:
     """Scores sets of ECGs against the held-out reference records with the evaluation suite."""
 
-    def __init__(self, real_train: ECGSet, real_eval: ECGSet, classifier_preset: str, classifier_epochs: int, seed: int, workers: int):
+    def __init__(
+        self,
+        real_train: ECGSet,
+        real_eval: ECGSet,
+        classifier_preset: str,
+        classifier_epochs: int,
+        seed: int,
+        workers: int,
+    ):
         self.real_eval, self.seed, self.workers = real_eval, seed, workers
         training = TrainingConfig(preset=classifier_preset, epochs=classifier_epochs, batch_size=32, eval_every=0,
                                   n_bootstrap=0, seed=seed, cpu=not torch.cuda.is_available())
@@ -93,8 +105,13 @@ class Scorer:
     def score(self, ecgs: ECGSet) -> Dict[str, Optional[float]]:
         measured = measure_records(ecgs, num_workers=self.workers, desc=f"delineate {ecgs.name}")
         physiology = summarize_distances(compare_measurements(self.real_measurements, measured))
-        features = feature_distances(self.real_embedding, embed(self.classifier, ecgs.with_vocabulary(self.classifier.config.label_names),
-                                                                desc=f"embed {ecgs.name}"), seed=self.seed)
+        features = feature_distances(
+            self.real_embedding,
+            embed(
+                self.classifier, ecgs.with_vocabulary(self.classifier.config.label_names), desc=f"embed {ecgs.name}"
+            ),
+            seed=self.seed,
+        )
         return {
             "physio_w_iqr": physiology["mean_wasserstein_iqr"], "physio_ks": physiology["mean_ks_statistic"],
             "delineation_failures": float((measured["status"] != "ok").mean()),
@@ -108,7 +125,9 @@ def overall_label_control(ecgs: ECGSet) -> Optional[float]:
     per_statement = label_control(ecgs.signal, [row[0] for row in ecgs.label_lists()], ecgs.sampling_rate)
     if not per_statement:
         return None
-    return float(sum(s["in_range"] * s["n"] for s in per_statement.values()) / sum(s["n"] for s in per_statement.values()))
+    return float(
+        sum(s["in_range"] * s["n"] for s in per_statement.values()) / sum(s["n"] for s in per_statement.values())
+    )
 
 
 def load_reference(path: str) -> Tuple[ECGSet, ECGSet]:
@@ -116,7 +135,9 @@ def load_reference(path: str) -> Tuple[ECGSet, ECGSet]:
     sets = load_ecg_sets(path)
     held_out = [sets[name] for name in ("validation", "test") if name in sets]
     if "train" not in sets or not held_out:
-        raise ValueError(f"{path}: the reference needs a train split and a validation or test split, found {sorted(sets)}")
+        raise ValueError(
+            f"{path}: the reference needs a train split and a validation or test split, found {sorted(sets)}"
+        )
     return sets["train"], concat(held_out, name="reference held-out")
 
 
@@ -126,7 +147,9 @@ def balanced_statements(label_names: Sequence[str], per_statement: int) -> List[
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pipeline", help="pipeline folder (default: the bundled demonstration pipeline)")
     parser.add_argument("--reference", help="reference dataset folder with train and validation/test splits "
                                             "(e.g. the simulated corpus the bundled pipeline was trained on)")
@@ -147,7 +170,12 @@ def main(argv=None) -> int:
     diffusers_logging.set_verbosity_error()  # ModelMixin.to(bfloat16) warns about an empty list
     if args.smoke:
         pipe, real_train, real_eval = _smoke_inputs()
-        runs, args.per_statement, args.classifier, args.classifier_epochs = [("ddpm", 4, "fp32"), ("ddim", 2, "fp32"), ("ddpm", 4, "bf16")], 2, "tiny", 1
+        runs, args.per_statement, args.classifier, args.classifier_epochs = (
+            [("ddpm", 4, "fp32"), ("ddim", 2, "fp32"), ("ddpm", 4, "bf16")],
+            2,
+            "tiny",
+            1,
+        )
     else:
         if not args.reference:
             parser.error("--reference is required (outside --smoke)")
@@ -170,13 +198,33 @@ def main(argv=None) -> int:
         ecgs, seconds = generate(pipe, statements, scheduler, steps, dtype, args.seed, args.batch_size)
         name = f"{scheduler}-{steps}" + ("-bf16" if dtype == "bf16" else "")
         synthetic = ECGSet(ecgs, [[s] for s in statements], label_names, pipe.model.config.sampling_rate, name=name)
-        rows.append({"run": name, "n": len(synthetic), "seconds_per_ecg": seconds / len(statements), **scorer.score(synthetic)})
+        rows.append(
+            {"run": name, "n": len(synthetic), "seconds_per_ecg": seconds / len(statements), **scorer.score(synthetic)}
+        )
         print_table(rows[-1:], list(rows[-1]))
-    columns = ["run", "n", "label_control", "physio_w_iqr", "physio_ks", "delineation_failures", "frechet", "mmd2", "seconds_per_ecg"]
+    columns = [
+        "run",
+        "n",
+        "label_control",
+        "physio_w_iqr",
+        "physio_ks",
+        "delineation_failures",
+        "frechet",
+        "mmd2",
+        "seconds_per_ecg",
+    ]
     print()
     print_table(rows, columns)
-    write_results(args.out, {"machine": machine(), "reference": args.reference or "smoke", "pipeline": args.pipeline or "bundled",
-                             "quality": rows, "command": " ".join(["python", "benchmarks/bench_sampler_quality.py", *(argv or sys.argv[1:])])})
+    write_results(
+        args.out,
+        {
+            "machine": machine(),
+            "reference": args.reference or "smoke",
+            "pipeline": args.pipeline or "bundled",
+            "quality": rows,
+            "command": " ".join(["python", "benchmarks/bench_sampler_quality.py", *(argv or sys.argv[1:])]),
+        },
+    )
     return 0
 
 

@@ -81,8 +81,12 @@ def bench_model(name, model, device, args):
                 codes = [[cfg.label_names[0]]] * batch if cfg.label_embedding else None
                 if device == "cuda":
                     torch.cuda.reset_peak_memory_stats()
-                secs = timed(lambda: pipe(labels=codes, num_ecgs=None if codes else batch, num_inference_steps=steps,
-                                          batch_size=batch, generator=torch.Generator().manual_seed(0)), 1, device)[0]
+
+                def sample(codes=codes, batch=batch, steps=steps):
+                    return pipe(labels=codes, num_ecgs=None if codes else batch, num_inference_steps=steps,
+                                batch_size=batch, generator=torch.Generator().manual_seed(0))
+
+                secs = timed(sample, 1, device)[0]
                 rows.append({"model": name, "scheduler": sched, "steps": steps, "batch": batch, "seconds": secs,
                              "ecgs_per_s": batch / secs, "peak_mem_mb": peak_memory_mb(device)})
     return summary, rows
@@ -90,7 +94,9 @@ def bench_model(name, model, device, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", nargs="+", default=["paper", "tiny"], help="paper, tiny, default or a pipeline folder")
+    parser.add_argument(
+        "--config", nargs="+", default=["paper", "tiny"], help="paper, tiny, default or a pipeline folder"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1])
     parser.add_argument("--schedulers", nargs="+", default=["ddpm"], choices=list(SAMPLERS),
@@ -112,7 +118,9 @@ def main(argv=None):
         s, r = bench_model(name, build_model(name), args.device, args)
         summaries.append(s)
         rows += r
-    print_table(summaries, ["model", "parameters", "kernels_s", "forward_batch2_s", "forward_gflop", "achieved_gflops"])
+    print_table(
+        summaries, ["model", "parameters", "kernels_s", "forward_batch2_s", "forward_gflop", "achieved_gflops"]
+    )
     print()
     print_table(rows, ["model", "scheduler", "steps", "batch", "seconds", "ecgs_per_s", "peak_mem_mb"])
     write_results(args.out, {"machine": machine(), "device": args.device, "summary": summaries, "sampling": rows,

@@ -81,13 +81,25 @@ def main(argv=None):
                 if args.device == "cuda":
                     torch.cuda.reset_peak_memory_stats()
                 secs = statistics.median(timed(step, args.steps, args.device))
-                rows.append({
-                    "model": name, "precision": precision, "batch": batch, "checkpointing": args.gradient_checkpointing,
-                    "step_s": secs, "samples_per_s": batch / secs,
-                    "peak_mem_mb": peak_memory_mb(args.device),
-                    "approx_tflops": 3 * forward_flops(model.config, batch, model.config.sample_length) / secs / 1e12,
-                })
-    print_table(rows, ["model", "precision", "batch", "checkpointing", "step_s", "samples_per_s", "peak_mem_mb", "approx_tflops"])
+                rows.append(
+                    {
+                        "model": name,
+                        "precision": precision,
+                        "batch": batch,
+                        "checkpointing": args.gradient_checkpointing,
+                        "step_s": secs,
+                        "samples_per_s": batch / secs,
+                        "peak_mem_mb": peak_memory_mb(args.device),
+                        "approx_tflops": 3
+                        * forward_flops(model.config, batch, model.config.sample_length)
+                        / secs
+                        / 1e12,
+                    }
+                )
+    print_table(
+        rows,
+        ["model", "precision", "batch", "checkpointing", "step_s", "samples_per_s", "peak_mem_mb", "approx_tflops"],
+    )
     write_results(args.out, {"machine": machine(), "device": args.device, "training": rows,
                              "command": " ".join(["python", "benchmarks/bench_training.py", *(argv or sys.argv[1:])])})
     return 0

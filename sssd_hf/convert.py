@@ -56,8 +56,14 @@ _RENAMES: Sequence[Tuple[str, str]] = (
     (r"residual_layer\.residual_blocks\.(\d+)\.res_conv\.(.+)", r"blocks.\1.res_proj.\2"),
     (r"residual_layer\.residual_blocks\.(\d+)\.skip_conv\.(.+)", r"blocks.\1.skip_proj.\2"),
     (r"residual_layer\.residual_blocks\.(\d+)\.S4([12])\.s4_layer\.D", r"blocks.\1.s4_\2.D"),
-    (r"residual_layer\.residual_blocks\.(\d+)\.S4([12])\.s4_layer\.kernel\.kernel\.(C|log_dt|w|B|P|Q)", r"blocks.\1.s4_\2.kernel.\3"),
-    (r"residual_layer\.residual_blocks\.(\d+)\.S4([12])\.s4_layer\.output_linear\.(weight|bias)", r"blocks.\1.s4_\2.output_proj.\3"),
+    (
+        r"residual_layer\.residual_blocks\.(\d+)\.S4([12])\.s4_layer\.kernel\.kernel\.(C|log_dt|w|B|P|Q)",
+        r"blocks.\1.s4_\2.kernel.\3",
+    ),
+    (
+        r"residual_layer\.residual_blocks\.(\d+)\.S4([12])\.s4_layer\.output_linear\.(weight|bias)",
+        r"blocks.\1.s4_\2.output_proj.\3",
+    ),
     (r"residual_layer\.residual_blocks\.(\d+)\.S4([12])\.norm_layer\.(weight|bias)", r"blocks.\1.s4_\2.norm.\3"),
 )
 _WEIGHT_NORM = {"weight_g": "parametrizations.weight.original0", "weight_v": "parametrizations.weight.original1"}
@@ -189,7 +195,9 @@ def _reshape(new_key: str, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.reshape(-1)  # (1, H) -> (H,)
     if re.search(r"\.kernel\.(B|P|Q)$", new_key):
         if tensor.shape[0] != 1:
-            raise ConversionError(f"{new_key}: only rank-1, untied S4 kernels are supported, got shape {tuple(tensor.shape)}")
+            raise ConversionError(
+                f"{new_key}: only rank-1, untied S4 kernels are supported, got shape {tuple(tensor.shape)}"
+            )
         return tensor[0]  # (1, H, N/2, 2) -> (H, N/2, 2)
     if new_key.endswith("output_proj.weight"):
         return tensor.unsqueeze(-1)  # (H, H) -> (H, H, 1)
@@ -221,10 +229,14 @@ def convert_checkpoint(
     if config["label_embedding"] is not None:
         if label_names is None:
             if num_labels != 71:
-                raise ConversionError(f"The checkpoint is conditioned on {num_labels} statements: pass their codes with --label-names")
+                raise ConversionError(
+                    f"The checkpoint is conditioned on {num_labels} statements: pass their codes with --label-names"
+                )
             label_names = get_vocabulary("all")
         if len(label_names) != num_labels:
-            raise ConversionError(f"{len(label_names)} label names given for a checkpoint with {num_labels} statements")
+            raise ConversionError(
+                f"{len(label_names)} label names given for a checkpoint with {num_labels} statements"
+            )
         config["label_names"] = list(label_names)
     if generated_leads is None:
         generated_leads = SSSD_ECG_NLE_LEADS if config["label_embedding"] == "nle" else SSSD_ECG_LEADS
@@ -237,9 +249,15 @@ def convert_checkpoint(
     expected = model.state_dict()
     missing = sorted(set(expected) - set(converted))
     unexpected = sorted(set(converted) - set(expected))
-    wrong = [f"{k}: {tuple(converted[k].shape)} != {tuple(expected[k].shape)}" for k in expected if k in converted and converted[k].shape != expected[k].shape]
+    wrong = [
+        f"{k}: {tuple(converted[k].shape)} != {tuple(expected[k].shape)}"
+        for k in expected
+        if k in converted and converted[k].shape != expected[k].shape
+    ]
     if missing or unexpected or wrong:
-        raise ConversionError(f"Layout mismatch. Missing: {missing[:10]} Unexpected: {unexpected[:10]} Wrong shapes: {wrong[:10]}")
+        raise ConversionError(
+            f"Layout mismatch. Missing: {missing[:10]} Unexpected: {unexpected[:10]} Wrong shapes: {wrong[:10]}"
+        )
     model.load_state_dict({k: v.float().contiguous() for k, v in converted.items()}, strict=True, assign=True)
     return SSSDECGPipeline(model=model.eval(), scheduler=SSSDECGScheduler())
 
@@ -248,7 +266,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sssd_hf.convert", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="reference checkpoint (.pkl/.pt/.pth/.safetensors)")
     parser.add_argument("--out", required=True, help="pipeline folder to write")
-    parser.add_argument("--label-names", help="vocabulary name (all, rhythm, ...), comma-separated codes, or a file with one code per line")
+    parser.add_argument(
+        "--label-names",
+        help="vocabulary name (all, rhythm, ...), comma-separated codes, or a file with one code per line",
+    )
     parser.add_argument("--generated-leads", help="comma-separated channel layout, e.g. I,aVF,V1,V2,V3,V4,V5,V6")
     parser.add_argument("--sampling-rate", type=int, default=100)
     parser.add_argument("--sample-length", type=int)
@@ -262,7 +283,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             else:
                 label_names = get_vocabulary(args.label_names)
         leads = args.generated_leads.split(",") if args.generated_leads else None
-        pipe = convert_checkpoint(load_reference_state_dict(args.checkpoint), label_names, leads, args.sampling_rate, args.sample_length)
+        pipe = convert_checkpoint(
+            load_reference_state_dict(args.checkpoint), label_names, leads, args.sampling_rate, args.sample_length
+        )
         pipe.save_pretrained(args.out)
     except (ValueError, FileNotFoundError) as exc:
         print(f"convert: error: {exc}", file=sys.stderr)

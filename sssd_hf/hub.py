@@ -79,7 +79,9 @@ def _rewrite_model_index(folder: str, pipeline) -> None:
         f.write("\n")
 
 
-def save_pipeline_folder(pipeline, save_directory: str | os.PathLike, model_card: Optional[str] = None, **kwargs) -> str:
+def save_pipeline_folder(
+    pipeline, save_directory: str | os.PathLike, model_card: Optional[str] = None, **kwargs
+) -> str:
     """Write ``pipeline`` as a Hub-ready folder (see module docstring), atomically.
 
     Args:

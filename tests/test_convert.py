@@ -42,8 +42,12 @@ BLOCK_NAMES = {
     "skip_conv.bias": "skip_proj.bias",
 }
 for ref, ours in (("conv_layer.conv", "conv"), ("res_conv", "res_proj"), ("skip_conv", "skip_proj")):
-    BLOCK_NAMES[f"{ref}.weight_g"] = BLOCK_NAMES[f"{ref}.parametrizations.weight.original0"] = f"{ours}.parametrizations.weight.original0"
-    BLOCK_NAMES[f"{ref}.weight_v"] = BLOCK_NAMES[f"{ref}.parametrizations.weight.original1"] = f"{ours}.parametrizations.weight.original1"
+    BLOCK_NAMES[f"{ref}.weight_g"] = BLOCK_NAMES[f"{ref}.parametrizations.weight.original0"] = (
+        f"{ours}.parametrizations.weight.original0"
+    )
+    BLOCK_NAMES[f"{ref}.weight_v"] = BLOCK_NAMES[f"{ref}.parametrizations.weight.original1"] = (
+        f"{ours}.parametrizations.weight.original1"
+    )
 for i in ("1", "2"):
     BLOCK_NAMES[f"S4{i}.s4_layer.D"] = f"s4_{i}.D"
     BLOCK_NAMES[f"S4{i}.s4_layer.output_linear.weight"] = f"s4_{i}.output_proj.weight"
@@ -189,7 +193,22 @@ def test_command_line_converts_a_training_checkpoint(tmp_path, capsys):
     torch.save({"model_state_dict": _to_reference_layout(model, True), "optimizer_state_dict": {}}, path)
     out = tmp_path / "converted"
     leads = ",".join(model.config.generated_leads)
-    assert main([str(path), "--out", str(out), "--label-names", "NORM,AFIB,SR", "--generated-leads", leads, "--sample-length", "64"]) == 0
+    assert (
+        main(
+            [
+                str(path),
+                "--out",
+                str(out),
+                "--label-names",
+                "NORM,AFIB,SR",
+                "--generated-leads",
+                leads,
+                "--sample-length",
+                "64",
+            ]
+        )
+        == 0
+    )
     assert (out / "model" / "diffusion_pytorch_model.safetensors").is_file()
     loaded = SSSDECGPipeline.from_pretrained(out)
     assert loaded.model.config.label_embedding == "multi_hot"

@@ -4,16 +4,34 @@ import numpy as np
 import pytest
 import torch
 
-from sssd_hf.leads import canonical_lead_name, derivation_matrix, derive_twelve_leads, select_leads, validate_generated_leads
+from sssd_hf.leads import (
+    canonical_lead_name,
+    derive_twelve_leads,
+    select_leads,
+    validate_generated_leads,
+)
 from sssd_hf.vocabulary import (
-    ALL_STATEMENTS, DIAGNOSTIC_STATEMENTS, DIAGNOSTIC_SUBCLASSES, DIAGNOSTIC_SUPERCLASSES, FORM_STATEMENTS,
-    RHYTHM_STATEMENTS, check_table_matches, describe, get_vocabulary, load_statement_table,
+    ALL_STATEMENTS,
+    DIAGNOSTIC_STATEMENTS,
+    DIAGNOSTIC_SUBCLASSES,
+    DIAGNOSTIC_SUPERCLASSES,
+    FORM_STATEMENTS,
+    RHYTHM_STATEMENTS,
+    check_table_matches,
+    describe,
+    get_vocabulary,
+    load_statement_table,
 )
 from tests.conftest import shared_path
 
 
 def test_vocabulary_sizes_match_ptbxl():
-    assert (len(ALL_STATEMENTS), len(DIAGNOSTIC_STATEMENTS), len(FORM_STATEMENTS), len(RHYTHM_STATEMENTS)) == (71, 44, 19, 12)
+    assert (len(ALL_STATEMENTS), len(DIAGNOSTIC_STATEMENTS), len(FORM_STATEMENTS), len(RHYTHM_STATEMENTS)) == (
+        71,
+        44,
+        19,
+        12,
+    )
     assert len(DIAGNOSTIC_SUBCLASSES) == 23 and DIAGNOSTIC_SUPERCLASSES == ("CD", "HYP", "MI", "NORM", "STTC")
     assert list(ALL_STATEMENTS) == sorted(ALL_STATEMENTS)
     assert describe("AFIB") == "AFIB - atrial fibrillation"
@@ -51,8 +69,15 @@ def test_lead_names_are_matched_case_insensitively():
 @pytest.mark.parametrize("limb", [("I", "II"), ("I", "aVF"), ("II", "aVL"), ("III", "aVR")])
 def test_any_two_independent_limb_leads_recover_all_six(limb):
     rng = np.random.default_rng(1)
-    I, II = rng.normal(size=(2, 30))
-    truth = {"I": I, "II": II, "III": II - I, "aVR": -(I + II) / 2, "aVL": (I - (II - I)) / 2, "aVF": (II + (II - I)) / 2}
+    lead_i, II = rng.normal(size=(2, 30))
+    truth = {
+        "I": lead_i,
+        "II": II,
+        "III": II - lead_i,
+        "aVR": -(lead_i + II) / 2,
+        "aVL": (lead_i - (II - lead_i)) / 2,
+        "aVF": (II + (II - lead_i)) / 2,
+    }
     chest = rng.normal(size=(6, 30))
     leads = [*limb, "V1", "V2", "V3", "V4", "V5", "V6"]
     out = derive_twelve_leads(np.stack([truth[limb[0]], truth[limb[1]], *chest]), leads)

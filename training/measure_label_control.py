@@ -50,7 +50,9 @@ def _statements(pipe, wanted: Optional[Sequence[str]]) -> List[str]:
     return candidates
 
 
-def measure_pipeline(pipe, statements: Sequence[str], per_statement: int, steps: int, batch_size: int, seed: int) -> List[Dict[str, object]]:
+def measure_pipeline(
+    pipe, statements: Sequence[str], per_statement: int, steps: int, batch_size: int, seed: int
+) -> List[Dict[str, object]]:
     """Generate ``per_statement`` ECGs per statement with ``steps`` DDPM steps and summarize."""
     from sssd_hf.evaluation.label_control import label_control
 
@@ -85,12 +87,17 @@ def measure_reference(path: str, statements: Sequence[str], split: str = "test")
 
 
 def table(results: List[Dict[str, object]]) -> str:
-    lines = ["| statement | ECGs | in range (regular rhythm) | rate in range (any detection) | median HR (p10-p90), bpm |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| statement | ECGs | in range (regular rhythm) | rate in range (any detection) | median HR (p10-p90), bpm |",
+        "|---|---|---|---|---|",
+    ]
     for r in results:
         spread = r["heart_rate_p10_p90"]
         hr = f"{r['heart_rate_median']:.0f} ({spread[0]:.0f}-{spread[1]:.0f})" if spread else "n/a"
-        lines.append(f"| {r['statement']} | {r['n']} | {100 * r['in_range']:.0f}% | {100 * r['rate_in_range_any_detection']:.0f}% | {hr} |")
+        lines.append(
+            f"| {r['statement']} | {r['n']} | {100 * r['in_range']:.0f}% | "
+            f"{100 * r['rate_in_range_any_detection']:.0f}% | {hr} |"
+        )
     return "\n".join(lines)
 
 
@@ -106,10 +113,24 @@ def card_section(report: Dict[str, object]) -> str:
         "",
     ]
     for run in report["runs"]:
-        parts += [f"**{run['steps']} DDPM steps** ({'the full schedule' if run['steps'] == report['num_train_timesteps'] else 'strided DDPM'}), seed {report['seed']}:", "", table(run["results"]), ""]
+        schedule = "the full schedule" if run["steps"] == report["num_train_timesteps"] else "strided DDPM"
+        parts += [
+            f"**{run['steps']} DDPM steps** ({schedule}), seed {report['seed']}:",
+            "",
+            table(run["results"]),
+            "",
+        ]
     if report.get("reference"):
-        parts += ["**Reference**: the same detector on the simulated test split (ground truth):", "", table(report["reference"]), ""]
-    parts += [f"Measured on {report['machine']} with `{report['command']}` ({report['total_seconds']:.0f} s).", CARD_END]
+        parts += [
+            "**Reference**: the same detector on the simulated test split (ground truth):",
+            "",
+            table(report["reference"]),
+            "",
+        ]
+    parts += [
+        f"Measured on {report['machine']} with `{report['command']}` ({report['total_seconds']:.0f} s).",
+        CARD_END,
+    ]
     return "\n".join(parts)
 
 
@@ -134,7 +155,9 @@ def write_card(pipeline_dir: str, section: str) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Measure heart-rate label control of a rhythm-conditioned pipeline")
-    parser.add_argument("--pipeline", default=None, help="pipeline folder (default: the bundled sssd_hf default pipeline)")
+    parser.add_argument(
+        "--pipeline", default=None, help="pipeline folder (default: the bundled sssd_hf default pipeline)"
+    )
     parser.add_argument("--statements", nargs="*", default=None, help="default: every SBRAD/SR/STACH the model knows")
     parser.add_argument("--per-statement", type=int, default=100)
     parser.add_argument("--steps", type=int, default=200, help="DDPM steps (200 = the full schedule)")
@@ -143,7 +166,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    parser.add_argument("--reference-dataset", default=None, help="simulated DatasetDict: measure the detector on its test split")
+    parser.add_argument(
+        "--reference-dataset", default=None, help="simulated DatasetDict: measure the detector on its test split"
+    )
     parser.add_argument("--out", default=None, help="write the report as JSON here")
     parser.add_argument("--write-card", action="store_true", help="put the table into the pipeline's README.md")
     args = parser.parse_args(argv)
@@ -162,7 +187,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     statements = _statements(pipe, args.statements)
     total_steps = pipe.scheduler.config.num_train_timesteps
     start = time.perf_counter()
-    runs = [{"steps": args.steps, "results": measure_pipeline(pipe, statements, args.per_statement, args.steps, args.batch_size, args.seed)}]
+    runs = [
+        {
+            "steps": args.steps,
+            "results": measure_pipeline(pipe, statements, args.per_statement, args.steps, args.batch_size, args.seed),
+        }
+    ]
     if args.steps < total_steps and args.full_steps_per_statement > 0:
         runs.append({"steps": total_steps, "results": measure_pipeline(
             pipe, statements, args.full_steps_per_statement, total_steps, args.batch_size, args.seed + 1000)})
@@ -173,7 +203,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "runs": runs,
         "reference": measure_reference(args.reference_dataset, statements) if args.reference_dataset else None,
         "machine": f"{platform.machine()} CPU, torch threads: {torch.get_num_threads()}, torch {torch.__version__}",
-        "command": "python training/measure_label_control.py " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
+        "command": "python training/measure_label_control.py "
+        + shlex.join(sys.argv[1:] if argv is None else list(argv)),
         "total_seconds": time.perf_counter() - start,
     }
     for run in runs:

@@ -34,7 +34,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     try:
         config = load_config(args.config, overrides)
-        pipeline_dir = run_training(config, resume=args.resume, argv=sys.argv if argv is None else ["training/train_sssd_ecg.py", *argv])
+        pipeline_dir = run_training(
+            config, resume=args.resume, argv=sys.argv if argv is None else ["training/train_sssd_ecg.py", *argv]
+        )
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

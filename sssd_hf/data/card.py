@@ -2,9 +2,10 @@
 
 The text comes from the Jinja template ``sssd_hf/templates/dataset_card.md`` (package data; or
 any template given explicitly), rendered through ``huggingface_hub.DatasetCard.from_template``
-(see :mod:`sssd_hf.cards`, which renders the model card the same way); the YAML header (license, task categories, size category, ``configs`` with the data files of
-each split, ``dataset_info`` with the features and split sizes) is built here from the data
-actually written, so that the Hub and ``datasets.load_dataset`` see exactly what is there.
+(see :mod:`sssd_hf.cards`, which renders the model card the same way); the YAML header
+(license, task categories, size category, ``configs`` with the data files of each split,
+``dataset_info`` with the features and split sizes) is built here from the data actually
+written, so that the Hub and ``datasets.load_dataset`` see exactly what is there.
 """
 
 from __future__ import annotations

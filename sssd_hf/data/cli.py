@@ -27,13 +27,26 @@ def _split_list(text: Optional[str]) -> Optional[List[str]]:
 
 
 def _add_conversion_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="folder to write (datasets.load_from_disk format); must not exist")
-    parser.add_argument("--vocabulary", default="all",
-                        help="label vocabulary: all, diagnostic, form, rhythm, subdiagnostic, superdiagnostic, or comma-separated codes (default: all)")
-    parser.add_argument("--min-likelihood", type=float, default=0.0, help="ignore statements below this likelihood in percent (default: 0)")
+    parser.add_argument(
+        "--out", required=True, help="folder to write (datasets.load_from_disk format); must not exist"
+    )
+    parser.add_argument(
+        "--vocabulary",
+        default="all",
+        help="label vocabulary: all, diagnostic, form, rhythm, subdiagnostic, superdiagnostic, "
+        "or comma-separated codes (default: all)",
+    )
+    parser.add_argument(
+        "--min-likelihood",
+        type=float,
+        default=0.0,
+        help="ignore statements below this likelihood in percent (default: 0)",
+    )
     parser.add_argument("--num-workers", type=int, default=None, help="worker processes (default: CPU count; 0: none)")
     parser.add_argument("--chunk-size", type=int, default=500, help="records per cached Arrow chunk (default: 500)")
-    parser.add_argument("--cache-dir", default=None, help="root of the Arrow cache (default: $HF_DATASETS_CACHE/sssd_hf)")
+    parser.add_argument(
+        "--cache-dir", default=None, help="root of the Arrow cache (default: $HF_DATASETS_CACHE/sssd_hf)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -49,7 +62,10 @@ def _save_conversion(result, out: str) -> int:
         result.dataset.save_to_disk(tmp)
         shutil.copyfile(result.report_path, os.path.join(tmp, "rejected.csv"))
     sizes = ", ".join(f"{split}: {len(ds)}" for split, ds in result.dataset.items())
-    print(f"Wrote {out} ({sizes}); {len(result.rejected)} record(s)/window(s) rejected, listed in {os.path.join(out, 'rejected.csv')}")
+    print(
+        f"Wrote {out} ({sizes}); {len(result.rejected)} record(s)/window(s) rejected, "
+        f"listed in {os.path.join(out, 'rejected.csv')}"
+    )
     for rejection in result.rejected[:5]:
         print(f"  rejected {rejection.record}: {rejection.reason}", file=sys.stderr)
     return 0
@@ -66,10 +82,14 @@ def _add_convert_ptbxl(subparsers) -> None:
         "a DatasetDict with ecg_id, patient_id, signal (12 x L, mV), labels, age, sex, strat_fold.",
     )
     parser.add_argument("root", help="PTB-XL folder (ptbxl_database.csv, records100/ or records500/)")
-    parser.add_argument("--sampling-rate", type=int, choices=(100, 500), default=100, help="which copy of PTB-XL to read (Hz)")
+    parser.add_argument(
+        "--sampling-rate", type=int, choices=(100, 500), default=100, help="which copy of PTB-XL to read (Hz)"
+    )
     parser.add_argument("--splits", default=None, help="comma-separated subset of train,validation,test")
     parser.add_argument("--limit", type=int, default=None, help="only the first N records (by ecg_id)")
-    parser.add_argument("--drop-unlabeled", action="store_true", help="leave out records with no statement in the vocabulary")
+    parser.add_argument(
+        "--drop-unlabeled", action="store_true", help="leave out records with no statement in the vocabulary"
+    )
     _add_conversion_options(parser)
     parser.set_defaults(func=_run_convert_ptbxl)
 
@@ -78,9 +98,17 @@ def _run_convert_ptbxl(args) -> int:
     from .ptbxl import convert_ptbxl
 
     result = convert_ptbxl(
-        args.root, sampling_rate=args.sampling_rate, vocabulary=args.vocabulary, min_likelihood=args.min_likelihood,
-        splits=_split_list(args.splits), limit=args.limit, drop_unlabeled=args.drop_unlabeled, cache_dir=args.cache_dir,
-        num_workers=args.num_workers, chunk_size=args.chunk_size, progress=not args.no_progress,
+        args.root,
+        sampling_rate=args.sampling_rate,
+        vocabulary=args.vocabulary,
+        min_likelihood=args.min_likelihood,
+        splits=_split_list(args.splits),
+        limit=args.limit,
+        drop_unlabeled=args.drop_unlabeled,
+        cache_dir=args.cache_dir,
+        num_workers=args.num_workers,
+        chunk_size=args.chunk_size,
+        progress=not args.no_progress,
     )
     return _save_conversion(result, args.out)
 
@@ -96,13 +124,22 @@ def _add_convert_wfdb(subparsers) -> None:
         "missing a lead, too short, with NaN or flat lines, or with missing/corrupt files are listed in rejected.csv.",
     )
     parser.add_argument("folder", help="root folder of the WFDB records")
-    parser.add_argument("--labels", default=None, help="CSV with one row per record (default: every *.hea, unlabelled)")
+    parser.add_argument(
+        "--labels", default=None, help="CSV with one row per record (default: every *.hea, unlabelled)"
+    )
     parser.add_argument("--record-column", default="record", help="CSV column with the record path relative to FOLDER")
-    parser.add_argument("--labels-column", default="labels", help="CSV column with statement codes or a scp_codes dict")
+    parser.add_argument(
+        "--labels-column", default="labels", help="CSV column with statement codes or a scp_codes dict"
+    )
     parser.add_argument("--split-column", default=None, help="CSV column with the split name (default: all in train)")
     parser.add_argument("--sampling-rate", type=float, default=100.0, help="target rate in Hz (default: 100)")
     parser.add_argument("--window-seconds", type=float, default=10.0, help="window length in seconds (default: 10)")
-    parser.add_argument("--window-stride-seconds", type=float, default=None, help="seconds between windows (default: first window only)")
+    parser.add_argument(
+        "--window-stride-seconds",
+        type=float,
+        default=None,
+        help="seconds between windows (default: first window only)",
+    )
     parser.add_argument("--max-windows", type=int, default=1, help="windows per record at most (0: all; default 1)")
     _add_conversion_options(parser)
     parser.set_defaults(func=_run_convert_wfdb)
@@ -112,11 +149,21 @@ def _run_convert_wfdb(args) -> int:
     from .wfdb_folder import convert_wfdb_folder
 
     result = convert_wfdb_folder(
-        args.folder, args.labels, sampling_rate=args.sampling_rate, window_seconds=args.window_seconds,
-        window_stride_seconds=args.window_stride_seconds, max_windows=args.max_windows or None,
-        vocabulary=args.vocabulary, min_likelihood=args.min_likelihood, record_column=args.record_column,
-        labels_column=args.labels_column if args.labels else None, split_column=args.split_column,
-        cache_dir=args.cache_dir, num_workers=args.num_workers, chunk_size=args.chunk_size, progress=not args.no_progress,
+        args.folder,
+        args.labels,
+        sampling_rate=args.sampling_rate,
+        window_seconds=args.window_seconds,
+        window_stride_seconds=args.window_stride_seconds,
+        max_windows=args.max_windows or None,
+        vocabulary=args.vocabulary,
+        min_likelihood=args.min_likelihood,
+        record_column=args.record_column,
+        labels_column=args.labels_column if args.labels else None,
+        split_column=args.split_column,
+        cache_dir=args.cache_dir,
+        num_workers=args.num_workers,
+        chunk_size=args.chunk_size,
+        progress=not args.no_progress,
     )
     return _save_conversion(result, args.out)
 
@@ -134,33 +181,55 @@ def _add_build_dataset(subparsers) -> None:
     )
     parser.add_argument("--model", default=None,
                         help="pipeline folder or Hub id (default: the bundled demonstration pipeline)")
-    parser.add_argument("--like", required=True, help="PTB-XL folder or ptbxl_database.csv-style file whose records are copied")
+    parser.add_argument(
+        "--like", required=True, help="PTB-XL folder or ptbxl_database.csv-style file whose records are copied"
+    )
     parser.add_argument("--out", required=True, help="output folder (dataset repository)")
     select = parser.add_argument_group("selection")
     select.add_argument("--splits", default=None, help="comma-separated subset of train,validation,test")
     select.add_argument("--subset", default=None, help="only records carrying any of these comma-separated statements")
-    select.add_argument("--per-statement", type=int, default=None, metavar="COUNT",
-                        help="pick records (rarest statement first) until each statement has at least min(COUNT, available)")
+    select.add_argument(
+        "--per-statement",
+        type=int,
+        default=None,
+        metavar="COUNT",
+        help="pick records (rarest statement first) until each statement has at least min(COUNT, available)",
+    )
     select.add_argument("--limit", type=int, default=None, help="only the first N selected records")
     select.add_argument("--oversample", action="append", default=[], metavar="CODE=FACTOR",
                         help="generate FACTOR ECGs for each record carrying CODE (repeatable)")
-    select.add_argument("--min-likelihood", type=float, default=0.0, help="ignore statements below this likelihood (percent)")
+    select.add_argument(
+        "--min-likelihood", type=float, default=0.0, help="ignore statements below this likelihood (percent)"
+    )
     sampling = parser.add_argument_group("sampling")
     sampling.add_argument("--steps", type=int, default=200, help="denoising steps (default: 200)")
     sampling.add_argument("--batch-size", type=int, default=16, help="ECGs denoised at once per process (default: 16)")
-    sampling.add_argument("--guidance-scale", type=float, default=1.0, help="classifier-free guidance (needs a model trained for it)")
+    sampling.add_argument(
+        "--guidance-scale", type=float, default=1.0, help="classifier-free guidance (needs a model trained for it)"
+    )
     sampling.add_argument("--seed", type=int, default=0, help="seed; each ECG's noise is seeded by (seed, ecg_id)")
     output = parser.add_argument_group("output")
     output.add_argument("--chunk-size", type=int, default=256, help="ECGs per resumable chunk (default: 256)")
     output.add_argument("--shard-size", type=int, default=5000, help="rows per parquet shard (default: 5000)")
     output.add_argument("--wfdb-export", action="store_true", help="also write OUT/wfdb in PTB-XL's own layout")
-    output.add_argument("--license", default="cc-by-4.0", help="license of the dataset card (default: cc-by-4.0, as PTB-XL)")
+    output.add_argument(
+        "--license", default="cc-by-4.0", help="license of the dataset card (default: cc-by-4.0, as PTB-XL)"
+    )
     output.add_argument("--pretty-name", default="Synthetic PTB-XL (SSSD-ECG)", help="dataset card title")
     output.add_argument("--training-data", default="not stated by the model; see its model card",
                         help="what the model was trained on, for the card (e.g. 'PTB-XL folds 1-8')")
-    output.add_argument("--privacy-report", default=None, help="Markdown or JSON privacy evaluation to include in the card")
-    output.add_argument("--card-template", default=None, help="Jinja template of the card (default: dataset_card/template.md)")
-    output.add_argument("--push-to-hub", default=None, metavar="REPO_ID", help="upload the finished folder to this Hub dataset repository")
+    output.add_argument(
+        "--privacy-report", default=None, help="Markdown or JSON privacy evaluation to include in the card"
+    )
+    output.add_argument(
+        "--card-template", default=None, help="Jinja template of the card (default: dataset_card/template.md)"
+    )
+    output.add_argument(
+        "--push-to-hub",
+        default=None,
+        metavar="REPO_ID",
+        help="upload the finished folder to this Hub dataset repository",
+    )
     output.add_argument("--private", action="store_true", help="create the Hub repository as private")
     output.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run_build_dataset)

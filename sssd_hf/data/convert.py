@@ -80,7 +80,9 @@ def default_cache_root() -> str:
     return os.path.join(str(datasets.config.HF_DATASETS_CACHE), "sssd_hf")
 
 
-def record_examples(item: Mapping, spec: WindowSpec, window_field: Optional[str] = None) -> Tuple[List[dict], List[str]]:
+def record_examples(
+    item: Mapping, spec: WindowSpec, window_field: Optional[str] = None
+) -> Tuple[List[dict], List[str]]:
     """Examples of one item: its ``fields`` plus ``signal`` ``(12, L)`` mV for each window.
 
     ``window_field`` names an extra field holding the window start in seconds.  Returns
@@ -142,7 +144,9 @@ def _convert_chunk(items, spec, window_field, features, arrow_path, report_path)
 
 def _fingerprint(items_by_split: Mapping[str, Sequence[Mapping]], settings: Mapping) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps({"version": CACHE_FORMAT_VERSION, "settings": settings}, sort_keys=True, default=str).encode())
+    digest.update(
+        json.dumps({"version": CACHE_FORMAT_VERSION, "settings": settings}, sort_keys=True, default=str).encode()
+    )
     for split in sorted(items_by_split):
         digest.update(split.encode())
         for item in items_by_split[split]:
@@ -209,7 +213,9 @@ def convert_records(
         raise ValueError("No records to convert")
     full_settings = {"spec": asdict(spec), "window_field": window_field, "chunk_size": chunk_size,
                      "features": features.to_dict(), **(settings or {})}
-    cache_dir = os.path.join(cache_dir or default_cache_root(), f"{name}-{_fingerprint(items_by_split, full_settings)}")
+    cache_dir = os.path.join(
+        cache_dir or default_cache_root(), f"{name}-{_fingerprint(items_by_split, full_settings)}"
+    )
     os.makedirs(cache_dir, exist_ok=True)
     atomic_write_text(os.path.join(cache_dir, "settings.json"), json.dumps(full_settings, indent=1, default=str))
 
@@ -230,11 +236,15 @@ def convert_records(
         parts = [datasets.Dataset.from_file(c.outputs[0]) for c in chunks if c.group == split]
         splits[split] = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     if rejected:
-        logger.warning("%d record(s)/window(s) skipped; reasons in %s", len(rejected), os.path.join(cache_dir, "rejected.csv"))
+        logger.warning(
+            "%d record(s)/window(s) skipped; reasons in %s", len(rejected), os.path.join(cache_dir, "rejected.csv")
+        )
     return ConversionResult(dataset=datasets.DatasetDict(splits), rejected=rejected, cache_dir=cache_dir)
 
 
-def _run_chunks(pending, items_by_split, features, spec, window_field, num_workers, progress, start_method, desc, total, initial):
+def _run_chunks(
+    pending, items_by_split, features, spec, window_field, num_workers, progress, start_method, desc, total, initial
+):
     num_workers = (os.cpu_count() or 1) if num_workers is None else int(num_workers)
 
     def arguments(chunk: Chunk) -> tuple:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from datasets import Array2D, ClassLabel, Sequence as SequenceFeature
+from datasets import Array2D, ClassLabel
+from datasets import Sequence as SequenceFeature
 
 from ..leads import STANDARD_LEADS
 

@@ -15,7 +15,14 @@ from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from .ptbxl_layout import DATABASE_FILE, RATE_LAYOUT, read_database, record_relpath, write_database, write_statement_table
+from .ptbxl_layout import (
+    DATABASE_FILE,
+    RATE_LAYOUT,
+    read_database,
+    record_relpath,
+    write_database,
+    write_statement_table,
+)
 from .records import WindowSpec
 
 #: Lead names as PTB-XL's headers spell them.
@@ -33,7 +40,9 @@ def fixture_signal(ecg_id: int, sampling_rate: int, seconds: float = 10.0) -> np
     return amp * np.sin(2 * np.pi * freq * t + phase) + 0.3 * amp * np.sin(2 * np.pi * 3 * freq * t)
 
 
-def write_fixture_record(path_without_ext: str, signal: np.ndarray, sampling_rate: int, lead_names: Sequence[str] = PTBXL_HEADER_LEADS) -> None:
+def write_fixture_record(
+    path_without_ext: str, signal: np.ndarray, sampling_rate: int, lead_names: Sequence[str] = PTBXL_HEADER_LEADS
+) -> None:
     """Write ``signal`` (``(C, L)`` mV) with ``wfdb.wrsamp`` the way PTB-XL's records are stored."""
     import wfdb
 
@@ -99,4 +108,6 @@ def write_ptbxl_fixture(
 def expected_fixture_window(ecg_id: int, spec: WindowSpec) -> np.ndarray:
     """What a reader should return for a fixture record at ``spec.sampling_rate`` (float32 mV,
     quantised to the 1 uV resolution of the written file)."""
-    return (np.round(fixture_signal(ecg_id, int(spec.sampling_rate)) * 1000) / 1000)[:, : spec.num_samples].astype(np.float32)
+    return (np.round(fixture_signal(ecg_id, int(spec.sampling_rate)) * 1000) / 1000)[:, : spec.num_samples].astype(
+        np.float32
+    )

@@ -193,7 +193,9 @@ def stream_ptbxl(
     spec = WindowSpec(sampling_rate=sampling_rate, num_samples=num_samples)
     return IterableDatasetDict(
         {
-            split: IterableDataset.from_generator(iter_examples, features=features, gen_kwargs={"items": split_items, "spec": spec})
+            split: IterableDataset.from_generator(
+                iter_examples, features=features, gen_kwargs={"items": split_items, "spec": spec}
+            )
             for split, split_items in items.items()
             if split_items
         }

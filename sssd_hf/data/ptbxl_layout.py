@@ -37,7 +37,10 @@ DATABASE_COLUMNS: Tuple[str, ...] = (
 FOLD_SPLITS: Dict[str, Tuple[int, ...]] = {"train": tuple(range(1, 9)), "validation": (9,), "test": (10,)}
 
 #: Sampling rate (Hz) -> (records folder, file suffix, metadata column).
-RATE_LAYOUT: Dict[int, Tuple[str, str, str]] = {100: ("records100", "lr", "filename_lr"), 500: ("records500", "hr", "filename_hr")}
+RATE_LAYOUT: Dict[int, Tuple[str, str, str]] = {
+    100: ("records100", "lr", "filename_lr"),
+    500: ("records500", "hr", "filename_hr"),
+}
 
 
 def split_of_fold(fold: int) -> str:
@@ -91,10 +94,15 @@ def read_database(root_or_csv: str | os.PathLike, required: Iterable[str] = ("ec
     if "strat_fold" in frame:
         bad = frame[~frame["strat_fold"].isin(range(1, 11))]
         if len(bad):
-            raise ValueError(f"{path}: strat_fold must be 1-10; ecg_id(s) {bad['ecg_id'].head(5).tolist()} have {bad['strat_fold'].head(5).tolist()}")
+            raise ValueError(
+                f"{path}: strat_fold must be 1-10; ecg_id(s) {bad['ecg_id'].head(5).tolist()} "
+                f"have {bad['strat_fold'].head(5).tolist()}"
+            )
         frame["strat_fold"] = frame["strat_fold"].astype("int64")
     if "scp_codes" in frame:
-        frame["statements"] = [_parse_row_codes(path, ecg_id, text) for ecg_id, text in zip(frame["ecg_id"], frame["scp_codes"])]
+        frame["statements"] = [
+            _parse_row_codes(path, ecg_id, text) for ecg_id, text in zip(frame["ecg_id"], frame["scp_codes"])
+        ]
     return frame.sort_values("ecg_id", kind="stable").reset_index(drop=True)
 
 
@@ -117,7 +125,17 @@ def write_statement_table(path: str | os.PathLike) -> None:
     writer.writerow(["", "description", "diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass"])
     flag = lambda value: "1.0" if value else ""  # noqa: E731  (PTB-XL writes 1.0 or nothing)
     for s in STATEMENTS:
-        writer.writerow([s.code, s.description, flag(s.diagnostic), flag(s.form), flag(s.rhythm), s.diagnostic_class or "", s.diagnostic_subclass or ""])
+        writer.writerow(
+            [
+                s.code,
+                s.description,
+                flag(s.diagnostic),
+                flag(s.form),
+                flag(s.rhythm),
+                s.diagnostic_class or "",
+                s.diagnostic_subclass or "",
+            ]
+        )
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(buffer.getvalue())

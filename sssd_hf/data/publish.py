@@ -12,7 +12,9 @@ class HubUploadError(RuntimeError):
     """The upload failed; the message says why and how to upload the (complete) folder later."""
 
 
-def push_dataset_folder(folder: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None) -> str:
+def push_dataset_folder(
+    folder: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None
+) -> str:
     """Create dataset repository ``repo_id`` if needed and upload ``folder`` (without ``.build``).
 
     Returns the repository URL.  Raises :class:`HubUploadError` in offline mode
@@ -31,8 +33,15 @@ def push_dataset_folder(folder: str | os.PathLike, repo_id: str, private: bool =
     api = HfApi(token=token)
     try:
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="dataset", ignore_patterns=LOCAL_ONLY_PATTERNS,
-                          commit_message="Upload synthetic ECG dataset built with sssd-ecg build-dataset")
+        api.upload_folder(
+            folder_path=folder,
+            repo_id=repo_id,
+            repo_type="dataset",
+            ignore_patterns=LOCAL_ONLY_PATTERNS,
+            commit_message="Upload synthetic ECG dataset built with sssd-ecg build-dataset",
+        )
     except Exception as exc:  # network, authentication, permissions: all end the same way for the user
-        raise HubUploadError(f"could not push to the Hub repository {repo_id}: {type(exc).__name__}: {exc}. {later}") from exc
+        raise HubUploadError(
+            f"could not push to the Hub repository {repo_id}: {type(exc).__name__}: {exc}. {later}"
+        ) from exc
     return str(url)

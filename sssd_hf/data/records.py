@@ -49,7 +49,9 @@ class WindowSpec:
 
     def __post_init__(self):
         if self.sampling_rate <= 0 or self.num_samples <= 0:
-            raise ValueError(f"sampling_rate and num_samples must be positive, got {self.sampling_rate}, {self.num_samples}")
+            raise ValueError(
+                f"sampling_rate and num_samples must be positive, got {self.sampling_rate}, {self.num_samples}"
+            )
         if self.stride is not None and self.stride <= 0:
             raise ValueError(f"stride must be positive, got {self.stride}")
         if self.max_windows is not None and self.max_windows <= 0:
@@ -145,7 +147,8 @@ def load_windows(record_path: str | os.PathLike, spec: WindowSpec) -> Tuple[List
     starts = window_starts(signal.shape[1], spec)
     if not starts:
         raise RecordRejected(
-            f"too short: {signal.shape[1] / spec.sampling_rate:.2f} s < {spec.num_samples / spec.sampling_rate:.2f} s window"
+            f"too short: {signal.shape[1] / spec.sampling_rate:.2f} s < "
+            f"{spec.num_samples / spec.sampling_rate:.2f} s window"
         )
     windows, dropped = [], []
     for start in starts:

@@ -176,7 +176,9 @@ def remove_baseline(signals: np.ndarray, sampling_rate: float) -> np.ndarray:
     return sosfiltfilt(sos, np.asarray(signals, dtype=np.float64), axis=-1)
 
 
-def simulate_ecg(heart_rate: float, seed: int, sampling_rate: int = 100, seconds: float = 10.0, noise: float = 0.01) -> np.ndarray:
+def simulate_ecg(
+    heart_rate: float, seed: int, sampling_rate: int = 100, seconds: float = 10.0, noise: float = 0.01
+) -> np.ndarray:
     """One simulated 12-lead ECG.
 
     Args:
@@ -200,7 +202,9 @@ def simulate_ecg(heart_rate: float, seed: int, sampling_rate: int = 100, seconds
         simulator_seed = int(rng.integers(2**31 - 1))
         try:
             rate = heart_rate + _RATE_NUDGE_BPM * attempt
-            frame = _run_simulator(_WARMUP_SECONDS + seconds + _MARGIN_SECONDS, sampling_rate, rate, noise, simulator_seed)
+            frame = _run_simulator(
+                _WARMUP_SECONDS + seconds + _MARGIN_SECONDS, sampling_rate, rate, noise, simulator_seed
+            )
             break
         except _SimulatorStuck:
             logger.warning(
@@ -208,7 +212,9 @@ def simulate_ecg(heart_rate: float, seed: int, sampling_rate: int = 100, seconds
                 rate, seed, attempt, heart_rate + _RATE_NUDGE_BPM * (attempt + 1),
             )
     if frame is None:
-        raise RuntimeError(f"NeuroKit2 could not simulate heart_rate={heart_rate} (seed={seed}) in {_MAX_ATTEMPTS} attempts")
+        raise RuntimeError(
+            f"NeuroKit2 could not simulate heart_rate={heart_rate} (seed={seed}) in {_MAX_ATTEMPTS} attempts"
+        )
     kept = remove_baseline(frame[list(_KEPT_LEADS)].to_numpy(dtype=np.float64).T, sampling_rate)
     warmup = int(round(_WARMUP_SECONDS * sampling_rate))
     offset = warmup + int(rng.integers(0, kept.shape[1] - warmup - length + 1))
@@ -218,7 +224,9 @@ def simulate_ecg(heart_rate: float, seed: int, sampling_rate: int = 100, seconds
     return derive_twelve_leads(window, _KEPT_LEADS).astype(np.float32)
 
 
-def plan_records(per_statement: int, seed: int = 0, statements: Sequence[str] = SIMULATED_STATEMENTS) -> List[SimulatedRecord]:
+def plan_records(
+    per_statement: int, seed: int = 0, statements: Sequence[str] = SIMULATED_STATEMENTS
+) -> List[SimulatedRecord]:
     """``per_statement`` records for each statement, with heart rates, seeds and folds.
 
     Statements are interleaved (SBRAD, SR, STACH, SBRAD, ...) and folds assigned round robin
@@ -251,14 +259,18 @@ def _simulate_record(args: Tuple[SimulatedRecord, int, float]) -> np.ndarray:
     return simulate_ecg(record.heart_rate, record.seed, sampling_rate, seconds)
 
 
-def simulate_signals(records: Sequence[SimulatedRecord], sampling_rate: int = 100, seconds: float = 10.0, workers: int = 1) -> np.ndarray:
+def simulate_signals(
+    records: Sequence[SimulatedRecord], sampling_rate: int = 100, seconds: float = 10.0, workers: int = 1
+) -> np.ndarray:
     """Simulate ``records`` (in parallel over ``workers`` processes); ``(N, 12, L)`` float32 mV.
 
     The result does not depend on ``workers``: each record carries its own seed."""
     jobs = [(r, sampling_rate, seconds) for r in records]
     start = time.time()
     signals = []
-    with ProcessPoolExecutor(max_workers=workers) if workers > 1 and len(jobs) > 1 else contextlib.nullcontext() as pool:
+    with (
+        ProcessPoolExecutor(max_workers=workers) if workers > 1 and len(jobs) > 1 else contextlib.nullcontext() as pool
+    ):
         results = pool.map(_simulate_record, jobs, chunksize=4) if pool is not None else map(_simulate_record, jobs)
         for ecg in results:
             signals.append(ecg)
@@ -268,7 +280,9 @@ def simulate_signals(records: Sequence[SimulatedRecord], sampling_rate: int = 10
     return np.stack(signals) if signals else np.zeros((0, 12, int(round(seconds * sampling_rate))), np.float32)
 
 
-def make_simulated_dataset(per_statement: int = 300, seed: int = 0, sampling_rate: int = 100, seconds: float = 10.0, workers: int = 1):
+def make_simulated_dataset(
+    per_statement: int = 300, seed: int = 0, sampling_rate: int = 100, seconds: float = 10.0, workers: int = 1
+):
     """The simulated corpus as a ``datasets.DatasetDict`` (train / validation / test).
 
     Args:
@@ -296,7 +310,9 @@ def make_simulated_dataset(per_statement: int = 300, seed: int = 0, sampling_rat
         row["age"].append(None)
         row["sex"].append(None)
         row["strat_fold"].append(record.strat_fold)
-    return DatasetDict({split: Dataset.from_dict(columns, features=features) for split, columns in rows.items() if columns["ecg_id"]})
+    return DatasetDict(
+        {split: Dataset.from_dict(columns, features=features) for split, columns in rows.items() if columns["ecg_id"]}
+    )
 
 
 def save_simulated_dataset(out: str | os.PathLike, **kwargs) -> str:
@@ -313,8 +329,12 @@ def save_simulated_dataset(out: str | os.PathLike, **kwargs) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="folder for the DatasetDict (save_to_disk layout); must not exist")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", required=True, help="folder for the DatasetDict (save_to_disk layout); must not exist"
+    )
     parser.add_argument("--per-statement", type=int, default=300, help="records per statement (default 300)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sampling-rate", type=int, default=100, help="Hz (default 100)")

@@ -122,7 +122,9 @@ def _read_label_rows(labels_csv, codes, min_likelihood, record_column, labels_co
             raise ValueError(f"{labels_csv} line {line} (record {record}): {exc}") from None
         split = row[split_column].strip() if split_column else "train"
         if not _SPLIT_NAME.match(split):
-            raise ValueError(f"{labels_csv} line {line}: split {split!r} is not a valid split name (letters, digits, _)")
+            raise ValueError(
+                f"{labels_csv} line {line}: split {split!r} is not a valid split name (letters, digits, _)"
+            )
         rows.append({"record": record, "labels": labels, "split": split})
     if not rows:
         raise ValueError(f"{labels_csv} lists no records")
@@ -164,7 +166,9 @@ def convert_wfdb_folder(
     codes = get_vocabulary(vocabulary)
     num_samples = int(round(window_seconds * sampling_rate))
     stride = None if window_stride_seconds is None else int(round(window_stride_seconds * sampling_rate))
-    spec = WindowSpec(sampling_rate=float(sampling_rate), num_samples=num_samples, stride=stride, max_windows=max_windows)
+    spec = WindowSpec(
+        sampling_rate=float(sampling_rate), num_samples=num_samples, stride=stride, max_windows=max_windows
+    )
     items = wfdb_folder_items(folder, labels_csv, codes, min_likelihood, record_column, labels_column, split_column)
     return convert_records(
         items,

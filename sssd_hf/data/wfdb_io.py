@@ -66,7 +66,9 @@ def write_wfdb_record(
         raise ValueError(f"record {record_name}: signal contains NaN or infinite values")
     limit = 32767 / adc_gain
     if np.abs(signal).max(initial=0.0) > limit:
-        raise ValueError(f"record {record_name}: |signal| exceeds {limit:.1f} mV, the range of 16-bit WFDB at gain {adc_gain}")
+        raise ValueError(
+            f"record {record_name}: |signal| exceeds {limit:.1f} mV, the range of 16-bit WFDB at gain {adc_gain}"
+        )
     if os.sep in record_name or (os.altsep and os.altsep in record_name):
         raise ValueError(f"record_name must be a plain name, got {record_name!r}")
     directory = os.fspath(directory)

@@ -89,7 +89,9 @@ def _conj_pairs(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x.conj()], dim=-1)
 
 
-def length_corrected_c(c: torch.Tensor, a: torch.Tensor, v: torch.Tensor, dt: torch.Tensor, length: int) -> torch.Tensor:
+def length_corrected_c(
+    c: torch.Tensor, a: torch.Tensor, v: torch.Tensor, dt: torch.Tensor, length: int
+) -> torch.Tensor:
     """``C (I - dA^L)`` for ``C`` given in the NPLR eigenbasis (half, ``(channels, H, N/2)``).
 
     ``dA = (I - dt/2 A)^-1 (I + dt/2 A)`` is the bilinear discretisation.  The power is taken in
@@ -249,13 +251,20 @@ class S4Kernel(nn.Module):
         length = self.max_length if length is None else length
         if length > self.max_length:
             raise ValueError(
-                f"Sequence length {length} exceeds the S4 kernel length {self.max_length} (s4_max_length in the config)"
+                f"Sequence length {length} exceeds the S4 kernel length {self.max_length} "
+                "(s4_max_length in the config)"
             )
         # At least float32: half-precision models (bf16/fp16) still get float32 kernels and FFTs.
         dtype = torch.promote_types(self.C.dtype, torch.float32)
         cplx = lambda t: torch.view_as_complex(t.to(dtype).contiguous())  # noqa: E731
         kernel = nplr_kernel(
-            cplx(self.C), cplx(self.w), cplx(self.B), cplx(self.P), cplx(self.Q), self.log_dt.to(dtype), self.max_length
+            cplx(self.C),
+            cplx(self.w),
+            cplx(self.B),
+            cplx(self.P),
+            cplx(self.Q),
+            self.log_dt.to(dtype),
+            self.max_length,
         )
         return kernel[..., :length]
 

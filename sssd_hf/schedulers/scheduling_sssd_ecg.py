@@ -158,7 +158,9 @@ class SSSDECGScheduler(SchedulerMixin, ConfigMixin):
         t = int(timestep)
         prev_t = self.previous_timestep(t)
         alpha_t, abar_t, variance = self._coefficients(t, prev_t)
-        alpha_t, abar_t, variance = (torch.as_tensor(v, dtype=sample.dtype, device=sample.device) for v in (alpha_t, abar_t, variance))
+        alpha_t, abar_t, variance = (
+            torch.as_tensor(v, dtype=sample.dtype, device=sample.device) for v in (alpha_t, abar_t, variance)
+        )
         pred_x0 = (sample - torch.sqrt(1 - abar_t) * model_output) / torch.sqrt(abar_t)
         if self.config.clip_sample:
             r = self.config.clip_sample_range

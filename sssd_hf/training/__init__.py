@@ -9,8 +9,8 @@
 Needs the ``train`` extra: ``pip install sssd-hf[train]``.
 """
 
-from .config import ConfigError, TrainConfig, load_config
 from .checkpoints import CheckpointError
+from .config import ConfigError, TrainConfig, load_config
 
 __all__ = ["CheckpointError", "ConfigError", "TrainConfig", "load_config", "run_training"]
 

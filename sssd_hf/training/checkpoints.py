@@ -133,12 +133,18 @@ def load_checkpoint(accelerator, path: str, state: TrainingState) -> None:
     except Exception as exc:  # safetensors, pickle and shape errors all mean an unusable checkpoint
         older = [p for p in list_checkpoints(os.path.dirname(path)) if checkpoint_step(p) < checkpoint_step(path)]
         hint = f" Resume from an earlier one with --resume {older[-1]}" if older else " Start afresh without --resume"
-        raise CheckpointError(f"Checkpoint {path} is corrupt or incomplete ({type(exc).__name__}: {exc}).{hint}.") from exc
+        raise CheckpointError(
+            f"Checkpoint {path} is corrupt or incomplete ({type(exc).__name__}: {exc}).{hint}."
+        ) from exc
     if state.step != saved.get("step"):
-        raise CheckpointError(f"Checkpoint {path}: restored step {state.step} disagrees with {STATE_FILE} ({saved.get('step')})")
+        raise CheckpointError(
+            f"Checkpoint {path}: restored step {state.step} disagrees with {STATE_FILE} ({saved.get('step')})"
+        )
 
 
-def save_checkpoint(accelerator, checkpoint_dir: str, state: TrainingState, config_yaml: str, keep: Optional[int], fault=None) -> str:
+def save_checkpoint(
+    accelerator, checkpoint_dir: str, state: TrainingState, config_yaml: str, keep: Optional[int], fault=None
+) -> str:
     """Write ``checkpoint-<step>`` atomically (all processes call this) and keep the newest ``keep``.
 
     ``fault`` is called between writing and renaming (crash-recovery tests)."""

@@ -311,7 +311,9 @@ def validate_config(config: TrainConfig) -> None:
         raise ConfigError(f"max_grad_norm must be positive or null, got {config.max_grad_norm}")
     if config.sample_labels is not None:
         if not all(isinstance(row, list) and all(isinstance(c, str) for c in row) for row in config.sample_labels):
-            raise ConfigError(f"sample_labels must be a list of lists of statement codes, got {config.sample_labels!r}")
+            raise ConfigError(
+                f"sample_labels must be a list of lists of statement codes, got {config.sample_labels!r}"
+            )
     resolve_label_names(config.model)  # unknown statement codes fail here, before any data is read
 
 

@@ -125,7 +125,9 @@ class ECGSplit:
             raise ValueError(f"The dataset lacks column(s) {missing}; it has {split.column_names}")
         shape = getattr(split.features["signal"], "shape", None)
         if shape is None or len(shape) != 2 or shape[0] != len(STANDARD_LEADS):
-            raise ValueError(f"'signal' must be a (12, L) array feature in standard lead order, got {split.features['signal']!r}")
+            raise ValueError(
+                f"'signal' must be a (12, L) array feature in standard lead order, got {split.features['signal']!r}"
+            )
         self.record_length = int(shape[1])
         self.sample_length = self.record_length if window is None else int(window)
         self.crop = crop
@@ -148,7 +150,11 @@ class ECGSplit:
             raise ValueError(
                 f"The {name!r} split has no records (for validation, --validation_split null disables it)"
             )
-        columns = ["signal", "labels"] + (["sex"] if use_sex else []) + (["ecg_id"] if "ecg_id" in split.column_names else [])
+        columns = (
+            ["signal", "labels"]
+            + (["sex"] if use_sex else [])
+            + (["ecg_id"] if "ecg_id" in split.column_names else [])
+        )
         self.split = split.with_format("numpy", columns=columns)
 
     def _label_map(self, dataset_codes: List[str]) -> np.ndarray:
@@ -168,7 +174,9 @@ class ECGSplit:
     def fixed_starts(self, indices: Sequence[int], seed: int) -> np.ndarray:
         """Window offsets that depend only on ``(seed, record index)`` (validation)."""
         length, window = self.record_length, self.sample_length
-        starts = [crop_offsets(length, window, self.crop, 1, np.random.default_rng([seed, int(i), 4])) for i in indices]
+        starts = [
+            crop_offsets(length, window, self.crop, 1, np.random.default_rng([seed, int(i), 4])) for i in indices
+        ]
         return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
 
     def batch(
@@ -187,9 +195,13 @@ class ECGSplit:
         ids = np.asarray(rows["ecg_id"]) if "ecg_id" in rows else np.asarray(indices)
         bad = ~np.isfinite(signal).all(axis=(1, 2))
         if bad.any():
-            raise ValueError(f"ECG(s) with ecg_id {ids[bad].tolist()} contain NaN or infinite samples; clean the dataset")
+            raise ValueError(
+                f"ECG(s) with ecg_id {ids[bad].tolist()} contain NaN or infinite samples; clean the dataset"
+            )
         out = {
-            "signal": torch.from_numpy(np.ascontiguousarray(select_leads(signal, STANDARD_LEADS, self.generated_leads))),
+            "signal": torch.from_numpy(
+                np.ascontiguousarray(select_leads(signal, STANDARD_LEADS, self.generated_leads))
+            ),
             "ecg_id": torch.from_numpy(ids.astype(np.int64)),
         }
         if self.label_map is not None:

@@ -16,7 +16,9 @@ from ..schedulers.scheduling_sssd_ecg import SSSDECGScheduler
 
 def make_scheduler(config) -> SSSDECGScheduler:
     """The DDPM schedule of a :class:`~sssd_hf.training.config.TrainConfig`."""
-    return SSSDECGScheduler(num_train_timesteps=config.num_train_timesteps, beta_start=config.beta_start, beta_end=config.beta_end)
+    return SSSDECGScheduler(
+        num_train_timesteps=config.num_train_timesteps, beta_start=config.beta_start, beta_end=config.beta_end
+    )
 
 
 def averaged_model(model: SSSDECGModel, ema=None) -> SSSDECGModel:

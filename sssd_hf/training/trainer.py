@@ -59,9 +59,13 @@ def build_model(config: TrainConfig, sample_length: int, sampling_rate: Optional
         kwargs["label_names"] = resolve_label_names(kwargs)
     if config.init_from:
         model = SSSDECGModel.from_pretrained(config.init_from, subfolder="model")
-        conflicting = {k: v for k, v in kwargs.items() if json.loads(json.dumps(model.config.get(k))) != json.loads(json.dumps(v))}
+        conflicting = {
+            k: v for k, v in kwargs.items() if json.loads(json.dumps(model.config.get(k))) != json.loads(json.dumps(v))
+        }
         if conflicting:
-            raise ConfigError(f"init_from {config.init_from} has a model that differs from the config in {sorted(conflicting)}")
+            raise ConfigError(
+                f"init_from {config.init_from} has a model that differs from the config in {sorted(conflicting)}"
+            )
         if model.config.sampling_rate != rate:
             raise ConfigError(
                 f"init_from {config.init_from} has a {model.config.sampling_rate} Hz model; the data is {rate} Hz"
@@ -141,7 +145,9 @@ class Trainer:
         self.accelerator = Accelerator(
             mixed_precision=config.mixed_precision,
             log_with=None if config.log_with == "none" else config.log_with,
-            project_config=ProjectConfiguration(project_dir=config.output_dir, logging_dir=os.path.join(config.output_dir, "logs")),
+            project_config=ProjectConfiguration(
+                project_dir=config.output_dir, logging_dir=os.path.join(config.output_dir, "logs")
+            ),
             kwargs_handlers=handlers,
         )
         acc = self.accelerator
@@ -180,12 +186,22 @@ class Trainer:
         from diffusers.optimization import get_scheduler
 
         # Not passed to accelerator.prepare: accelerate would step it once per process.
-        self.lr_scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps, num_training_steps=config.max_steps)
+        self.lr_scheduler = get_scheduler(
+            config.lr_scheduler,
+            optimizer,
+            num_warmup_steps=config.lr_warmup_steps,
+            num_training_steps=config.max_steps,
+        )
         self.ema = None
         if config.ema:
             from diffusers.training_utils import EMAModel
 
-            self.ema = EMAModel(self.model.parameters(), decay=config.ema_decay, use_ema_warmup=config.ema_warmup, power=config.ema_power)
+            self.ema = EMAModel(
+                self.model.parameters(),
+                decay=config.ema_decay,
+                use_ema_warmup=config.ema_warmup,
+                power=config.ema_power,
+            )
         network = torch.compile(self.model) if config.compile else self.model
         self.network, self.optimizer = acc.prepare(network, optimizer)
         if self.ema is not None:
@@ -215,17 +231,26 @@ class Trainer:
             batch = next(batches)
             micro_step = int(batch["micro_step"])
             if micro_step != self.state.micro_step + j:
-                raise RuntimeError(f"data order broken: expected micro-step {self.state.micro_step + j}, got {micro_step}")
+                raise RuntimeError(
+                    f"data order broken: expected micro-step {self.state.micro_step + j}, got {micro_step}"
+                )
             self._record_order(micro_step, batch)
-            torch.manual_seed(int(np.random.SeedSequence([config.seed, self.rank, micro_step, 1]).generate_state(1)[0]))
+            torch.manual_seed(
+                int(np.random.SeedSequence([config.seed, self.rank, micro_step, 1]).generate_state(1)[0])
+            )
             generator = step_generator(config.seed, self.rank, micro_step)
             last = j == config.gradient_accumulation_steps - 1
-            t, noise, drop = draw_diffusion_inputs(batch["signal"].shape, config.num_train_timesteps, generator, config.condition_dropout)
+            t, noise, drop = draw_diffusion_inputs(
+                batch["signal"].shape, config.num_train_timesteps, generator, config.condition_dropout
+            )
             drop = drop if config.condition_dropout > 0 else None
             with contextlib.nullcontext() if last else acc.no_sync(self.network):
                 loss = epsilon_mse(self.network, batch, self.scheduler, t, noise, drop, acc.device).mean()
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(f"Loss is {loss.item()} at step {self.state.step}; lower learning_rate or use bf16/no mixed precision")
+                    raise FloatingPointError(
+                        f"Loss is {loss.item()} at step {self.state.step}; "
+                        "lower learning_rate or use bf16/no mixed precision"
+                    )
                 acc.backward(loss / config.gradient_accumulation_steps)
             total += loss.detach().float().item() / config.gradient_accumulation_steps
         out = {"loss": total}
@@ -249,7 +274,12 @@ class Trainer:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         epoch, index = self.order.position(micro_step)
         with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"micro_step": micro_step, "epoch": epoch, "batch": index, "ecg_ids": batch["ecg_id"].tolist()}) + "\n")
+            f.write(
+                json.dumps(
+                    {"micro_step": micro_step, "epoch": epoch, "batch": index, "ecg_ids": batch["ecg_id"].tolist()}
+                )
+                + "\n"
+            )
 
     # -- validation, samples, checkpoints ----------------------------------------------------------
     @contextlib.contextmanager
@@ -279,11 +309,18 @@ class Trainer:
                 chunk = indices[start : start + config.batch_size]
                 batch = self.val_data.batch(chunk, starts=self.val_data.fixed_starts(chunk, config.seed))
                 shape = (1, *batch["signal"].shape[1:])
-                drawn = [draw_diffusion_inputs(shape, config.num_train_timesteps, step_generator(config.seed, 0, i, stream=2)) for i in chunk]
+                drawn = [
+                    draw_diffusion_inputs(
+                        shape, config.num_train_timesteps, step_generator(config.seed, 0, i, stream=2)
+                    )
+                    for i in chunk
+                ]
                 t = torch.cat([d[0] for d in drawn])
                 noise = torch.cat([d[1] for d in drawn])
                 losses = epsilon_mse(self.model, batch, self.scheduler, t, noise, None, acc.device)
-                sums += torch.stack([losses.double().sum(), torch.tensor(float(len(chunk)), device=acc.device, dtype=torch.float64)])
+                sums += torch.stack(
+                    [losses.double().sum(), torch.tensor(float(len(chunk)), device=acc.device, dtype=torch.float64)]
+                )
         sums = acc.reduce(sums, reduction="sum")
         return float(sums[0] / sums[1])
 
@@ -295,7 +332,9 @@ class Trainer:
         model = averaged_model(self.model, self.ema).to(self.accelerator.device)
         pipeline = SSSDECGPipeline(model=model, scheduler=make_scheduler(self.config))
         pipeline.set_progress_bar_config(disable=True)
-        labels = self.config.sample_labels or default_sample_labels(model.config.label_names if model.config.label_embedding else None)
+        labels = self.config.sample_labels or default_sample_labels(
+            model.config.label_names if model.config.label_embedding else None
+        )
         out_dir = os.path.join(self.config.output_dir, "samples", f"step-{self.state.step}")
         return render_samples(pipeline, labels, out_dir, self.config.sample_inference_steps, self.config.seed)
 
@@ -336,8 +375,14 @@ class Trainer:
             os.makedirs(config.output_dir, exist_ok=True)
             n_params = sum(p.numel() for p in self.model.parameters())
             logger.info(
-                "training %d parameters on %d records (%d batches per epoch), %d process(es), global batch %d, from step %d",
-                n_params, len(self.train_data), self.order.batches_per_epoch, self.world, self.global_batch, state.step,
+                "training %d parameters on %d records (%d batches per epoch), %d process(es), "
+                "global batch %d, from step %d",
+                n_params,
+                len(self.train_data),
+                self.order.batches_per_epoch,
+                self.world,
+                self.global_batch,
+                state.step,
             )
         stop = config.max_steps * config.gradient_accumulation_steps
         batches = iter(micro_batch_loader(self.train_data, self.order, state.micro_step, stop, config.num_workers))
@@ -348,8 +393,18 @@ class Trainer:
             _fault("kill_after_step", state.step)
             if state.step % config.log_every == 0 or state.step == config.max_steps:
                 epoch, _ = self.order.position(state.micro_step)
-                self._log({**out, "lr": self.lr_scheduler.get_last_lr()[0], "epoch": epoch, **meter.rate(), **peak_memory_mb(acc.device)})
-            if self.val_data is not None and (state.step % config.validation_every == 0 or state.step == config.max_steps):
+                self._log(
+                    {
+                        **out,
+                        "lr": self.lr_scheduler.get_last_lr()[0],
+                        "epoch": epoch,
+                        **meter.rate(),
+                        **peak_memory_mb(acc.device),
+                    }
+                )
+            if self.val_data is not None and (
+                state.step % config.validation_every == 0 or state.step == config.max_steps
+            ):
                 self._log({"validation_loss": self.validation_loss()})
                 meter.rate()  # validation time is not training throughput
             if state.step % config.checkpoint_every == 0 or state.step == config.max_steps:

@@ -99,7 +99,10 @@ def test_nle_absent_statements_carry_information_and_present_rows_start_at_zero(
     assert not torch.allclose(none, afib)
     # the present rows get no gradient unless asked for (as with the authors' padding_idx)
     afib.sum().backward()
-    assert torch.count_nonzero(emb.pair_embeddings.grad[:, 1]) == 0 and torch.count_nonzero(emb.pair_embeddings.grad[:, 0]) > 0
+    assert (
+        torch.count_nonzero(emb.pair_embeddings.grad[:, 1]) == 0
+        and torch.count_nonzero(emb.pair_embeddings.grad[:, 0]) > 0
+    )
 
 
 def test_multi_hot_embedding_is_vector_times_matrix():

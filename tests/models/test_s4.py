@@ -75,7 +75,13 @@ def test_cauchy_backward_matches_autograd_and_needs_no_stored_matrix():
 
     def f(c_real):
         return nplr_kernel(
-            _complex(c_real), _complex(kernel.w), _complex(kernel.B), _complex(kernel.P), _complex(kernel.Q), kernel.log_dt, 16
+            _complex(c_real),
+            _complex(kernel.w),
+            _complex(kernel.B),
+            _complex(kernel.P),
+            _complex(kernel.Q),
+            kernel.log_dt,
+            16,
         )
 
     assert torch.autograd.gradcheck(f, (c,), eps=1e-6, atol=1e-6)

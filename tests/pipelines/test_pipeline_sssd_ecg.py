@@ -30,10 +30,10 @@ def test_output_layout_and_units(tiny_pipeline):
     assert out.lead_names == list(STANDARD_LEADS) and out.sampling_rate == 100
     assert out.labels == [["NORM"], ["AFIB", "SR"]]
     # the 4 derived limb leads obey Einthoven and Goldberger
-    I, II, III, aVR, aVL, aVF = (out.ecgs[:, i] for i in range(6))
-    np.testing.assert_allclose(III, II - I, atol=1e-5)
-    np.testing.assert_allclose(aVR, -(I + II) / 2, atol=1e-5)
-    np.testing.assert_allclose(aVL, (I - III) / 2, atol=1e-5)
+    lead_i, II, III, aVR, aVL, aVF = (out.ecgs[:, i] for i in range(6))
+    np.testing.assert_allclose(III, II - lead_i, atol=1e-5)
+    np.testing.assert_allclose(aVR, -(lead_i + II) / 2, atol=1e-5)
+    np.testing.assert_allclose(aVL, (lead_i - III) / 2, atol=1e-5)
     np.testing.assert_allclose(aVF, (II + III) / 2, atol=1e-5)
     assert torch.is_tensor(_run(tiny_pipeline, output_type="pt").ecgs)
 
@@ -57,7 +57,9 @@ def test_per_ecg_generators_make_output_independent_of_batch_size(tiny_pipeline)
 def test_label_forms_are_equivalent(tiny_pipeline):
     multi_hot = np.array([[1, 0, 0], [0, 1, 1]])
     a = _run(tiny_pipeline, labels=["NORM", "AFIB,SR"])
-    b = tiny_pipeline(labels=[["NORM"], ["AFIB", "SR"]], generator=torch.Generator().manual_seed(0), num_inference_steps=STEPS)
+    b = tiny_pipeline(
+        labels=[["NORM"], ["AFIB", "SR"]], generator=torch.Generator().manual_seed(0), num_inference_steps=STEPS
+    )
     c = tiny_pipeline(labels=multi_hot, generator=torch.Generator().manual_seed(0), num_inference_steps=STEPS)
     np.testing.assert_array_equal(a.ecgs, b.ecgs)
     np.testing.assert_array_equal(a.ecgs, c.ecgs)
@@ -182,7 +184,11 @@ def test_default_steps_travel_with_the_folder_and_apply_when_none_are_given(tmp_
         default_num_inference_steps=5,
     )
     steps = []
-    pipe(labels=["NORM"], generator=torch.Generator().manual_seed(0), callback_on_step_end=lambda p, i, t, kw: steps.append(i) or kw)
+    pipe(
+        labels=["NORM"],
+        generator=torch.Generator().manual_seed(0),
+        callback_on_step_end=lambda p, i, t, kw: steps.append(i) or kw,
+    )
     assert len(steps) == 5 and pipe.default_steps == 5
     pipe.save_pretrained(tmp_path / "p")
     assert json.loads((tmp_path / "p" / "model_index.json").read_text())["default_num_inference_steps"] == 5
@@ -218,18 +224,26 @@ def test_remote_code_loads_without_sssd_hf(tiny_pipeline, tmp_path):
         """
     )
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
     assert "REMOTE-OK" in result.stdout, result.stderr[-3000:]
 
 
 def test_lead_derivation_for_both_layouts():
     rng = np.random.default_rng(0)
-    I, II = rng.normal(size=(2, 50))
+    lead_i, II = rng.normal(size=(2, 50))
     chest = rng.normal(size=(6, 50))
-    truth = np.stack([I, II, II - I, -(I + II) / 2, I - II / 2, II - I / 2, *chest])
-    nle = derive_twelve_leads(np.stack([I, II - I / 2, *chest]), ["I", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"])
-    sssd = derive_twelve_leads(np.stack([I, *chest, II - I / 2]), ["I", "V1", "V2", "V3", "V4", "V5", "V6", "aVF"])
-    paper = derive_twelve_leads(torch.tensor(np.stack([I, II, *chest])), ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"])
+    truth = np.stack([lead_i, II, II - lead_i, -(lead_i + II) / 2, lead_i - II / 2, II - lead_i / 2, *chest])
+    nle = derive_twelve_leads(
+        np.stack([lead_i, II - lead_i / 2, *chest]), ["I", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    )
+    sssd = derive_twelve_leads(
+        np.stack([lead_i, *chest, II - lead_i / 2]), ["I", "V1", "V2", "V3", "V4", "V5", "V6", "aVF"]
+    )
+    paper = derive_twelve_leads(
+        torch.tensor(np.stack([lead_i, II, *chest])), ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
+    )
     for out in (nle, sssd, paper.numpy()):
         np.testing.assert_allclose(out, truth, atol=1e-12)
 

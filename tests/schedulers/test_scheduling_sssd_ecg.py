@@ -47,7 +47,9 @@ def test_every_step_matches_the_published_update():
 
 def test_full_schedule_agrees_with_diffusers_ddpm_fixed_small():
     ours = SSSDECGScheduler()
-    stock = DDPMScheduler(num_train_timesteps=200, beta_start=1e-4, beta_end=0.02, variance_type="fixed_small", clip_sample=False)
+    stock = DDPMScheduler(
+        num_train_timesteps=200, beta_start=1e-4, beta_end=0.02, variance_type="fixed_small", clip_sample=False
+    )
     ours.set_timesteps(200)
     stock.set_timesteps(200)
     x = y = torch.randn(1, 8, 16)

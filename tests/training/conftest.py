@@ -17,7 +17,9 @@ VOCABULARY = ("SBRAD", "SR", "STACH", "AFIB")
 SAMPLE_LENGTH = 128
 
 
-def make_dataset_dict(num_train: int = 24, num_validation: int = 6, length: int = SAMPLE_LENGTH, seed: int = 0, nan_ids=()):
+def make_dataset_dict(
+    num_train: int = 24, num_validation: int = 6, length: int = SAMPLE_LENGTH, seed: int = 0, nan_ids=()
+):
     """Random ECG-like records with the features of the PTB-XL datasets (``ecg_id`` 1..N);
     the records ``nan_ids`` are all NaN."""
     from datasets import Dataset, DatasetDict
@@ -33,7 +35,12 @@ def make_dataset_dict(num_train: int = 24, num_validation: int = 6, length: int 
             {
                 "ecg_id": ids,
                 "patient_id": ids,
-                "signal": [np.full((12, length), np.nan, np.float32) if i in nan_ids else (0.2 * rng.standard_normal((12, length))).astype(np.float32) for i in ids],
+                "signal": [
+                    np.full((12, length), np.nan, np.float32)
+                    if i in nan_ids
+                    else (0.2 * rng.standard_normal((12, length))).astype(np.float32)
+                    for i in ids
+                ],
                 "labels": [[i % 3] if i % 5 else [i % 3, 3] for i in ids],  # every 5th also AFIB
                 "age": [None] * n,
                 "sex": [None] * n,
@@ -52,7 +59,9 @@ def tiny_dataset(tmp_path_factory) -> str:
     return path
 
 
-def run_training(args: List[str], env: Optional[dict] = None, processes: int = 1, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_training(
+    args: List[str], env: Optional[dict] = None, processes: int = 1, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run ``training/train_sssd_ecg.py --config tiny_cpu.yaml ARGS`` in fresh process(es).
 
     One process: ``python train_sssd_ecg.py`` (what ``accelerate launch`` runs for one process).

@@ -29,7 +29,10 @@ def test_default_pipeline_is_bundled_small_and_documented():
     assert os.path.isfile(os.path.join(folder, "model", "diffusion_pytorch_model.safetensors"))
     card = open(os.path.join(folder, "README.md"), encoding="utf-8").read()
     assert "demonstration model" in card and "not for research or clinical use" in card
-    assert "accelerate launch" in card and "training/train_sssd_ecg.py --config training/configs/simulated_rhythms_demo.yaml" in card
+    assert (
+        "accelerate launch" in card
+        and "training/train_sssd_ecg.py --config training/configs/simulated_rhythms_demo.yaml" in card
+    )
     assert "Label control (measured)" in card
 
 
@@ -51,7 +54,19 @@ def test_label_control_script_writes_one_card_section(tmp_path):
     folder = str(tmp_path / "pipeline")
     shutil.copytree(default_pipeline_path(), folder)
     script = _load_script("measure_label_control")
-    args = ["--pipeline", folder, "--per-statement", "2", "--steps", "1", "--batch-size", "2", "--out", str(tmp_path / "r.json"), "--write-card"]
+    args = [
+        "--pipeline",
+        folder,
+        "--per-statement",
+        "2",
+        "--steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--out",
+        str(tmp_path / "r.json"),
+        "--write-card",
+    ]
     assert script.main(args) == 0
     assert script.main(args) == 0  # a second run replaces the section instead of adding one
     card = open(os.path.join(folder, "README.md"), encoding="utf-8").read()

@@ -78,7 +78,9 @@ def test_bad_values(override, message):
 def test_script_reports_bad_input_in_one_line(capsys, tmp_path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("train_sssd_ecg", os.path.join(REPO_ROOT, "training", "train_sssd_ecg.py"))
+    spec = importlib.util.spec_from_file_location(
+        "train_sssd_ecg", os.path.join(REPO_ROOT, "training", "train_sssd_ecg.py")
+    )
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     assert script.main(["--config", str(tmp_path / "missing.yaml")]) == 2

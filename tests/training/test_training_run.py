@@ -46,7 +46,12 @@ def test_run_checkpoints_logs_and_exports(full_run):
     throughput = [m for m in metrics if "samples_per_second" in m]
     assert throughput and all(m["samples_per_second"] > 0 and m["cpu_peak_rss_mb"] > 0 for m in throughput)
     assert os.path.getsize(os.path.join(full_run, "samples", "step-12", "0-SR.png")) > 10_000
-    events = [f for _, _, files in os.walk(os.path.join(full_run, "logs")) for f in files if f.startswith("events.out.tfevents")]
+    events = [
+        f
+        for _, _, files in os.walk(os.path.join(full_run, "logs"))
+        for f in files
+        if f.startswith("events.out.tfevents")
+    ]
     assert events, "no TensorBoard event file"
     # the exported weights are the EMA, not the raw weights of the last step
     raw = load_file(os.path.join(checkpoints, "checkpoint-12", WEIGHTS))
@@ -88,7 +93,10 @@ def test_killed_run_resumes_to_identical_weights(full_run, tiny_dataset, tmp_pat
         else:
             assert _same_tensors(os.path.join(full_run, rel), os.path.join(out, rel)), rel
     # and training did change the weights between the resume point and the end
-    assert not _same_tensors(os.path.join(out, "checkpoints", "checkpoint-8", WEIGHTS), os.path.join(out, "checkpoints", "checkpoint-12", WEIGHTS))
+    assert not _same_tensors(
+        os.path.join(out, "checkpoints", "checkpoint-8", WEIGHTS),
+        os.path.join(out, "checkpoints", "checkpoint-12", WEIGHTS),
+    )
 
 
 def test_corrupt_or_missing_checkpoint_is_a_clear_error(full_run, tiny_dataset, tmp_path):
@@ -96,10 +104,18 @@ def test_corrupt_or_missing_checkpoint_is_a_clear_error(full_run, tiny_dataset, 
     shutil.copytree(full_run, out)
     with open(os.path.join(out, "checkpoints", "checkpoint-12", WEIGHTS), "r+b") as f:
         f.truncate(100)
-    result = run_training(["--dataset", tiny_dataset, "--output_dir", out, *STEPS, "--max_steps", "16", "--resume", "latest"])
+    result = run_training(
+        ["--dataset", tiny_dataset, "--output_dir", out, *STEPS, "--max_steps", "16", "--resume", "latest"]
+    )
     assert result.returncode == 2
-    assert "checkpoint-12 is corrupt or incomplete" in result.stderr and "--resume" in result.stderr and "checkpoint-8" in result.stderr
-    result = run_training(["--dataset", tiny_dataset, "--output_dir", out, "--resume", str(tmp_path / "checkpoint-99")])
+    assert (
+        "checkpoint-12 is corrupt or incomplete" in result.stderr
+        and "--resume" in result.stderr
+        and "checkpoint-8" in result.stderr
+    )
+    result = run_training(
+        ["--dataset", tiny_dataset, "--output_dir", out, "--resume", str(tmp_path / "checkpoint-99")]
+    )
     assert result.returncode == 2 and "Checkpoint folder not found" in result.stderr
 
 
@@ -109,7 +125,10 @@ def test_two_processes_read_disjoint_shards(tiny_dataset, tmp_path):
     _ok(run_training(["--dataset", tiny_dataset, "--output_dir", out, "--batch_size", "2", "--max_steps", "9",
                       "--checkpoint_every", "9", "--validation_every", "9", "--record_data_order", "true",
                       "--sample_inference_steps", "1"], processes=2))
-    rows = {rank: [json.loads(l) for l in open(os.path.join(out, "data_order", f"rank-{rank}.jsonl"))] for rank in (0, 1)}
+    rows = {
+        rank: [json.loads(line) for line in open(os.path.join(out, "data_order", f"rank-{rank}.jsonl"))]
+        for rank in (0, 1)
+    }
     assert [r["micro_step"] for r in rows[0]] == [r["micro_step"] for r in rows[1]] == list(range(9))
     for epoch, steps in ((0, 6), (1, 3)):
         seen = {rank: [i for r in rows[rank] if r["epoch"] == epoch for i in r["ecg_ids"]] for rank in (0, 1)}

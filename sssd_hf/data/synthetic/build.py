@@ -17,7 +17,16 @@ from . import generate
 from .card import _read_privacy_report, write_card
 from .merge import _merge_chunks
 from .plan import Selection, _split_counts, plan_synthetic, synthetic_features
-from .state import BUILD_FORMAT_VERSION, _check_out_folder, _model_digest, _new_state, _Paths, _read_state, _sha256_file, _write_state
+from .state import (
+    BUILD_FORMAT_VERSION,
+    _check_out_folder,
+    _model_digest,
+    _new_state,
+    _Paths,
+    _read_state,
+    _sha256_file,
+    _write_state,
+)
 from .wfdb_export import export_wfdb
 
 
@@ -111,7 +120,11 @@ def build_synthetic_dataset(
     paths = _Paths(os.path.abspath(os.fspath(out)))
     existing = _check_out_folder(paths, fingerprint, settings)  # every rank, before anyone writes
     num_chunks = math.ceil(len(plan) / chunk_size)
-    pending = [] if existing and existing.get("complete") else [i for i in range(num_chunks) if not os.path.isfile(paths.chunk(i))]
+    pending = (
+        []
+        if existing and existing.get("complete")
+        else [i for i in range(num_chunks) if not os.path.isfile(paths.chunk(i))]
+    )
     state_.wait_for_everyone()
 
     if state_.is_main_process and existing is None:
@@ -121,7 +134,11 @@ def build_synthetic_dataset(
 
     mine = for_process(pending, state_.process_index, state_.num_processes)
     rank_desc = f" [rank {state_.process_index}/{state_.num_processes}]" if state_.num_processes > 1 else ""
-    generated = generate._generate_pending(pipe, plan, mine, paths, settings, label_names, batch_size, rank_desc, progress) if mine else 0
+    generated = (
+        generate._generate_pending(pipe, plan, mine, paths, settings, label_names, batch_size, rank_desc, progress)
+        if mine
+        else 0
+    )
     state_.wait_for_everyone()
 
     if state_.is_main_process:
@@ -138,5 +155,11 @@ def build_synthetic_dataset(
         if wfdb_export:
             export_wfdb(paths.out, progress=progress)
     state_.wait_for_everyone()
-    return BuildResult(out=paths.out, split_rows=_split_counts(plan), skipped_unlabeled=stats["skipped_unlabeled"],
-                       generated_here=generated, process_index=state_.process_index, num_processes=state_.num_processes)
+    return BuildResult(
+        out=paths.out,
+        split_rows=_split_counts(plan),
+        skipped_unlabeled=stats["skipped_unlabeled"],
+        generated_here=generated,
+        process_index=state_.process_index,
+        num_processes=state_.num_processes,
+    )

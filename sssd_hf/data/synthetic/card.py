@@ -30,9 +30,16 @@ def _card_variables(state, split_rows, plan, repo_id) -> Dict:
         chosen.append(f"the first {selection['limit']} records")
     if selection.get("oversample"):
         chosen.append("oversampled " + ", ".join(f"{c} x{f}" for c, f in selection["oversample"].items()))
-    text = ("Selection: " + "; ".join(chosen) + ".") if chosen else "Every record with a statement in the vocabulary is copied once."
+    text = (
+        ("Selection: " + "; ".join(chosen) + ".")
+        if chosen
+        else "Every record with a statement in the vocabulary is copied once."
+    )
     if state["skipped_unlabeled"]:
-        text += f" {state['skipped_unlabeled']} source record(s) had no statement in the model's vocabulary and were skipped."
+        text += (
+            f" {state['skipped_unlabeled']} source record(s) had no statement in the model's vocabulary "
+            "and were skipped."
+        )
     return {
         "pretty_name": state["pretty_name"],
         "pipeline_name": {"nle": "SSSD-ECG-nle", "multi_hot": "SSSD-ECG"}.get(state["label_embedding"], "SSSD-ECG"),
@@ -41,7 +48,8 @@ def _card_variables(state, split_rows, plan, repo_id) -> Dict:
         "label_embedding": state["label_embedding"],
         "generated_leads": ", ".join(state["generated_leads"]),
         "model_id": state["model"],
-        "weights": state["weights"] or [{"name": "parameters (sha256 of config and tensors)", "sha256": state["model_digest"]}],
+        "weights": state["weights"]
+        or [{"name": "parameters (sha256 of config and tensors)", "sha256": state["model_digest"]}],
         "training_data": state["training_data"],
         "source_name": "PTB-XL",
         "source_file": state["source_file"],
@@ -59,8 +67,15 @@ def _card_variables(state, split_rows, plan, repo_id) -> Dict:
         "lead_names": ", ".join(STANDARD_LEADS),
         "repo_id": repo_id or "path/to/this/folder",
         "privacy_evaluation": state["privacy_evaluation"],
-        "labels": [{"code": c, "description": describe(c).partition(" - ")[2] if c in STATEMENTS_BY_CODE else c, "count": counts[c]}
-                   for c in label_names if counts[c]],
+        "labels": [
+            {
+                "code": c,
+                "description": describe(c).partition(" - ")[2] if c in STATEMENTS_BY_CODE else c,
+                "count": counts[c],
+            }
+            for c in label_names
+            if counts[c]
+        ],
     }
 
 
@@ -97,9 +112,13 @@ def _json_lines(value, indent: str = "") -> List[str]:
     return lines
 
 
-def write_card(out: str, state: Mapping, plan, features, license: str, repo_id: Optional[str], card_template: Optional[str]) -> None:
+def write_card(
+    out: str, state: Mapping, plan, features, license: str, repo_id: Optional[str], card_template: Optional[str]
+) -> None:
     """(Re)write ``out/README.md`` from the build state; the card-only options (license, privacy
     report, training data, name) can change between runs of the same build."""
-    metadata = card_metadata(features, state["split_rows"], state["split_bytes"], DATA_DIR, license, state["pretty_name"])
+    metadata = card_metadata(
+        features, state["split_rows"], state["split_bytes"], DATA_DIR, license, state["pretty_name"]
+    )
     card = render_dataset_card(metadata, _card_variables(state, state["split_rows"], plan, repo_id), card_template)
     atomic_write_text(os.path.join(out, "README.md"), card)

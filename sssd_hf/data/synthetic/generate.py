@@ -27,7 +27,9 @@ def load_pipeline(model, device=None):
     return pipe.to(device) if device is not None else pipe
 
 
-def _generate_chunk(pipe, records: Sequence[PlannedECG], label_names, steps, batch_size, guidance_scale, seed) -> np.ndarray:
+def _generate_chunk(
+    pipe, records: Sequence[PlannedECG], label_names, steps, batch_size, guidance_scale, seed
+) -> np.ndarray:
     """Generate the ECGs of one chunk: float32 ``(len(records), 12, L)`` mV.
 
     Each ECG gets its own generator seeded by ``(seed, ecg_id)``, so an ECG is the same

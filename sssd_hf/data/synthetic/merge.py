@@ -15,7 +15,9 @@ def _shard_path(paths: _Paths, split: str):
     return lambda index, count: paths.shard(split, index, count)
 
 
-def _merge_chunks(paths: _Paths, plan, num_chunks: int, features, shard_size: int) -> Tuple[Dict[str, int], Dict[str, int]]:
+def _merge_chunks(
+    paths: _Paths, plan, num_chunks: int, features, shard_size: int
+) -> Tuple[Dict[str, int], Dict[str, int]]:
     """Stream the chunk files, in order, into parquet shards per split (one pass, one chunk in
     memory); returns rows and Arrow bytes per split."""
     import pyarrow.compute as pc
@@ -23,7 +25,9 @@ def _merge_chunks(paths: _Paths, plan, num_chunks: int, features, shard_size: in
 
     missing = [i for i in range(num_chunks) if not os.path.isfile(paths.chunk(i))]
     if missing:
-        raise RuntimeError(f"chunk(s) {missing[:10]} of {num_chunks} are missing; run the same command again to finish them")
+        raise RuntimeError(
+            f"chunk(s) {missing[:10]} of {num_chunks} are missing; run the same command again to finish them"
+        )
     schema = features.arrow_schema
     split_rows = _split_counts(plan)
     os.makedirs(os.path.join(paths.out, DATA_DIR), exist_ok=True)

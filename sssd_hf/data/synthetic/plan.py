@@ -67,7 +67,9 @@ def parse_oversample(specs: Sequence[str]) -> Dict[str, int]:
     return factors
 
 
-def plan_synthetic(like: str | os.PathLike, label_names: Sequence[str], selection: Selection, seed: int = 0) -> Tuple[List[PlannedECG], Dict]:
+def plan_synthetic(
+    like: str | os.PathLike, label_names: Sequence[str], selection: Selection, seed: int = 0
+) -> Tuple[List[PlannedECG], Dict]:
     """The ECGs to generate for the records of ``like`` (PTB-XL folder or metadata CSV).
 
     Records are mapped onto ``label_names``; records with no statement in it are skipped

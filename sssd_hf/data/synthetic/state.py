@@ -104,14 +104,23 @@ def _new_state(model, pipe, like, settings, fingerprint, stats, num_records) -> 
     else:
         name = f"in-memory {type(pipe).__name__}"
     return {
-        "fingerprint": fingerprint, "settings": settings, "complete": False,
-        "model": name, "model_digest": settings["model_digest"], "weights": _weight_files(os.fspath(model)) if local else [],
-        "pipeline_class": type(pipe).__name__, "sssd_hf_version": __version__,
-        "label_names": list(config.label_names), "label_embedding": str(getattr(config, "label_embedding", None)),
+        "fingerprint": fingerprint,
+        "settings": settings,
+        "complete": False,
+        "model": name,
+        "model_digest": settings["model_digest"],
+        "weights": _weight_files(os.fspath(model)) if local else [],
+        "pipeline_class": type(pipe).__name__,
+        "sssd_hf_version": __version__,
+        "label_names": list(config.label_names),
+        "label_embedding": str(getattr(config, "label_embedding", None)),
         "generated_leads": list(getattr(config, "generated_leads", STANDARD_LEADS)),
-        "sampling_rate": int(config.sampling_rate), "sample_length": int(config.sample_length),
-        "source_file": os.path.basename(database_path(like)), "source_rows": stats["source_rows"],
-        "skipped_unlabeled": stats["skipped_unlabeled"], "num_records": num_records,
+        "sampling_rate": int(config.sampling_rate),
+        "sample_length": int(config.sample_length),
+        "source_file": os.path.basename(database_path(like)),
+        "source_rows": stats["source_rows"],
+        "skipped_unlabeled": stats["skipped_unlabeled"],
+        "num_records": num_records,
         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 

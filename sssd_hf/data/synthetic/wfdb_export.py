@@ -10,7 +10,14 @@ from typing import Dict, Optional
 import numpy as np
 
 from ...leads import STANDARD_LEADS
-from ..ptbxl_layout import DATABASE_FILE, RATE_LAYOUT, STATEMENTS_FILE, record_relpath, write_database, write_statement_table
+from ..ptbxl_layout import (
+    DATABASE_FILE,
+    RATE_LAYOUT,
+    STATEMENTS_FILE,
+    record_relpath,
+    write_database,
+    write_statement_table,
+)
 from .state import BUILD_DIR, DATA_DIR, WFDB_DIR
 
 

@@ -251,7 +251,9 @@ class SSSDECGModel(ModelMixin, ConfigMixin):
             [sex_embed_dim] if self.sex_embedding is not None else []
         )
         self.blocks = nn.ModuleList(
-            SSSDResidualBlock(channels, skip_channels, t_out, cond_dims, s4_state_size, s4_max_length, s4_dropout, s4_layer_norm)
+            SSSDResidualBlock(
+                channels, skip_channels, t_out, cond_dims, s4_state_size, s4_max_length, s4_dropout, s4_layer_norm
+            )
             for _ in range(num_layers)
         )
         self.skip_projection = weight_normed_conv(skip_channels, skip_channels)
@@ -272,7 +274,8 @@ class SSSDECGModel(ModelMixin, ConfigMixin):
         if labels is None:
             if self.null_label_embedding is None:
                 raise ValueError(
-                    f"This model is conditioned on {self.num_labels} statements; pass labels of shape (batch, {self.num_labels})"
+                    f"This model is conditioned on {self.num_labels} statements; "
+                    f"pass labels of shape (batch, {self.num_labels})"
                 )
             return [self.null_label_embedding[None].expand(batch, -1)]
         if labels.shape != (batch, self.num_labels):
