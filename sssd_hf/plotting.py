@@ -3,7 +3,11 @@
 :func:`plot_ecg` draws a 12-lead ECG the way a clinician reads it on paper:
 
 * ECG paper: a 1 mm minor grid and a 5 mm major grid in pink/red;
-* 25 mm/s horizontally and 10 mm/mV vertically (both adjustable), with square millimetres;
+* 25 mm/s horizontally and, by default, the largest clinical gain of 10, 5 or 2.5 mm/mV at
+  which every wave fits (each trace stays within one row height of its baseline and inside the
+  grid); the gain used is printed under the grid and the calibration pulses are drawn at it;
+* nothing is clipped silently: where a trace still leaves the grid (at 2.5 mm/mV, or at a gain
+  the caller fixed) the clipped samples are drawn in red and the lead label says "clipped";
 * the standard 3 x 4 layout, each column a quarter of the record (2.5 s of a 10 s ECG)::
 
       I    aVR  V1  V4
@@ -22,11 +26,12 @@ object-oriented Matplotlib API with the Agg canvas is used: this module never im
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import os
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -52,6 +57,9 @@ _CALIBRATION_MARGIN_MM = 10.0  # paper left of the traces that holds the pulse
 _RIGHT_MARGIN_MM = 5.0
 _TITLE_BAND_MM = 10.0
 _FOOTER_BAND_MM = 7.0
+#: Gains tried by ``amplitude_gain="auto"``, largest first (mm/mV; the clinical 10 and its halvings).
+AUTO_GAINS: Tuple[float, ...] = (10.0, 5.0, 2.5)
+CLIPPED_COLOR = "#d00000"
 
 
 @dataclass(frozen=True)
@@ -186,19 +194,48 @@ def _draw_calibration(ax, layout: PaperLayout, baseline: float, color: str, line
     line.set_gid("calibration")
 
 
+def _excursion_fits(values: np.ndarray, baseline: float, layout: PaperLayout, gain: float) -> bool:
+    """Whether ``values`` (mV) drawn at ``gain`` mm/mV stay within a row height of ``baseline`` and inside the grid."""
+    top = min(baseline + layout.row_height, layout.grid_height)
+    bottom = max(baseline - layout.row_height, 0.0)
+    y = baseline + values * gain
+    return bool(y.max() <= top and y.min() >= bottom)
+
+
+def choose_gain(segments: List[Tuple[np.ndarray, float]], layout: PaperLayout,
+                gains: Sequence[float] = AUTO_GAINS) -> float:
+    """The largest of ``gains`` (mm/mV) at which every ``(values mV, baseline mm)`` segment fits; else the smallest."""
+    for gain in gains:
+        if all(_excursion_fits(values, baseline, layout, gain) for values, baseline in segments):
+            return float(gain)
+    return float(min(gains))
+
+
 def _draw_trace(ax, layout: PaperLayout, values: np.ndarray, start: int, sampling_rate: float,
-                baseline: float, name: str, color: str, line_width: float) -> None:
-    """Draw ``values`` (mV) that begin at sample ``start`` on a row, with the lead label."""
+                baseline: float, name: str, color: str, line_width: float) -> bool:
+    """Draw ``values`` (mV) that begin at sample ``start`` on a row, with the lead label.
+
+    Samples beyond the grid are drawn at its edge in :data:`CLIPPED_COLOR` (gid ``"clipped-<lead>"``) and
+    the label says so.  Returns whether anything was clipped.
+    """
     t = (start + np.arange(values.shape[0])) / sampling_rate
     x = layout.x_of_time(t)
-    y = np.clip(baseline + values * layout.amplitude_gain, 0.0, layout.grid_height)
+    raw = baseline + values * layout.amplitude_gain
+    y = np.clip(raw, 0.0, layout.grid_height)
     (line,) = ax.plot(x, y, color=color, linewidth=line_width, zorder=3)
     line.set_gid(f"trace-{name}")
+    clipped = raw != y
+    if clipped.any():
+        (marks,) = ax.plot(np.where(clipped, x, np.nan), np.where(clipped, y, np.nan), color=CLIPPED_COLOR,
+                           linewidth=2.0 * line_width, zorder=4)
+        marks.set_gid(f"clipped-{name}")
     label_y = baseline + 0.3 * layout.row_height
-    text = ax.text(x[0] + 1.0, label_y, name, fontsize=9, fontweight="bold", ha="left", va="bottom",
-                   zorder=4, color="black",
+    text = ax.text(x[0] + 1.0, label_y, name + (" (clipped)" if clipped.any() else ""), fontsize=9,
+                   fontweight="bold", ha="left", va="bottom", zorder=4,
+                   color=CLIPPED_COLOR if clipped.any() else "black",
                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.6, "pad": 0.5})
     text.set_gid(f"label-{name}")
+    return bool(clipped.any())
 
 
 def plot_ecg(
@@ -210,7 +247,7 @@ def plot_ecg(
     rhythm_lead: str = "II",
     max_seconds: Optional[float] = 10.0,
     paper_speed: float = 25.0,
-    amplitude_gain: float = 10.0,
+    amplitude_gain: Union[float, str] = "auto",
     row_height_mm: float = 30.0,
     dpi: float = 100.0,
     line_width: float = 0.7,
@@ -227,7 +264,9 @@ def plot_ecg(
         rhythm_lead: lead drawn over the full duration under the 3 x 4 block.
         max_seconds: only the first ``max_seconds`` s are drawn (``None``: all of it).
         paper_speed: mm per second (25 is the clinical standard).
-        amplitude_gain: mm per millivolt (10 is the clinical standard).
+        amplitude_gain: mm per millivolt, or ``"auto"`` (default): the largest of
+            :data:`AUTO_GAINS` (10, 5, 2.5) at which the largest wave fits (:func:`choose_gain`).
+            The gain used is printed under the grid (gid ``"scale"``) and set as ``fig.ecg_gain``.
         row_height_mm: distance between two rows' baselines in mm (rounded so that the grid
             ends on a 5 mm line).
         dpi: resolution of the figure; the page size in inches is the paper size.
@@ -237,7 +276,9 @@ def plot_ecg(
     Returns:
         A :class:`matplotlib.figure.Figure` with an Agg canvas (not registered with pyplot).
         Artists carry gids for inspection: ``"grid-minor"``, ``"grid-major"``,
-        ``"calibration"``, ``"trace-<lead>"``, ``"label-<lead>"``, ``"rhythm-<lead>"``.
+        ``"calibration"``, ``"trace-<lead>"``, ``"label-<lead>"``, ``"rhythm-<lead>"``,
+        ``"clipped-<lead>"`` (samples drawn at the grid edge, in red) and ``"scale"``;
+        ``fig.ecg_gain`` is the gain in mm/mV and ``fig.ecg_clipped`` the leads with clipped samples.
 
     Raises:
         ValueError: wrong shape, missing standard lead, NaN/inf samples, bad scale settings.
@@ -248,9 +289,20 @@ def plot_ecg(
     rhythm = select_leads(signal, lead_names, [rhythm_lead])[0]
     by_name: Dict[str, np.ndarray] = dict(zip(STANDARD_LEADS, twelve))
 
+    auto = isinstance(amplitude_gain, str)
+    if auto and amplitude_gain != "auto":
+        raise ValueError(f"amplitude_gain must be a positive number of mm/mV or 'auto', got {amplitude_gain!r}")
     layout = paper_layout(signal.shape[1], sampling_rate, max_seconds=max_seconds, paper_speed=paper_speed,
-                          amplitude_gain=amplitude_gain, row_height_mm=row_height_mm, title=bool(title))
+                          amplitude_gain=AUTO_GAINS[0] if auto else amplitude_gain, row_height_mm=row_height_mm,
+                          title=bool(title))
     num = int(round(layout.seconds * sampling_rate))  # samples drawn
+    columns = len(STANDARD_LAYOUT[0])
+    bounds = [int(round(c * num / columns)) for c in range(columns + 1)]
+    if auto:
+        segments = [(by_name[name][bounds[col]:bounds[col + 1]], layout.baseline(row))
+                    for row, names in enumerate(STANDARD_LAYOUT) for col, name in enumerate(names)]
+        segments.append((rhythm[:num], layout.baseline(len(STANDARD_LAYOUT))))
+        layout = dataclasses.replace(layout, amplitude_gain=choose_gain(segments, layout))
 
     fig = Figure(figsize=(layout.width_mm / MM_PER_INCH, layout.height_mm / MM_PER_INCH), dpi=dpi,
                  facecolor="white")
@@ -261,25 +313,35 @@ def plot_ecg(
     ax.set_axis_off()
     _draw_grid(ax, layout)
 
-    columns = len(STANDARD_LAYOUT[0])
-    bounds = [int(round(c * num / columns)) for c in range(columns + 1)]
+    clipped: List[str] = []
     for row, names in enumerate(STANDARD_LAYOUT):
         baseline = layout.baseline(row)
         _draw_calibration(ax, layout, baseline, color, line_width)
         for col, name in enumerate(names):
             lo, hi = bounds[col], bounds[col + 1]
-            _draw_trace(ax, layout, by_name[name][lo:hi], lo, sampling_rate, baseline, name, color, line_width)
+            if _draw_trace(ax, layout, by_name[name][lo:hi], lo, sampling_rate, baseline, name, color, line_width):
+                clipped.append(name)
             if col > 0:  # short divider where two leads meet
                 x = layout.x_of_time(lo / sampling_rate)
                 ax.plot([x, x], [baseline - 2.5, baseline + 2.5], color=color, linewidth=line_width, zorder=3)
     rhythm_row = len(STANDARD_LAYOUT)
     baseline = layout.baseline(rhythm_row)
     _draw_calibration(ax, layout, baseline, color, line_width)
-    _draw_trace(ax, layout, rhythm[:num], 0, sampling_rate, baseline, rhythm_lead, color, line_width)
-    ax.lines[-1].set_gid(f"rhythm-{rhythm_lead}")
+    rhythm_clipped = _draw_trace(ax, layout, rhythm[:num], 0, sampling_rate, baseline, rhythm_lead, color, line_width)
+    next(a for a in reversed(ax.lines) if a.get_gid() == f"trace-{rhythm_lead}").set_gid(f"rhythm-{rhythm_lead}")
+    if rhythm_clipped:
+        clipped.append(f"rhythm {rhythm_lead}")
 
-    scale = f"{paper_speed:g} mm/s   {amplitude_gain:g} mm/mV   {sampling_rate:g} Hz   {layout.seconds:g} s"
-    ax.text(layout.grid_width - 2.0, -layout.footer / 2.0, scale, fontsize=8, ha="right", va="center")
+    gain = layout.amplitude_gain
+    scale = f"{paper_speed:g} mm/s   {gain:g} mm/mV   {sampling_rate:g} Hz   {layout.seconds:g} s"
+    if gain != 10.0:
+        scale += "   (gain reduced to fit)" if auto else "   (gain set by caller)"
+    if clipped:
+        scale += f"   CLIPPED: {', '.join(clipped)}"
+    text = ax.text(layout.grid_width - 2.0, -layout.footer / 2.0, scale, fontsize=8, ha="right", va="center",
+                   color=CLIPPED_COLOR if clipped else "black")
+    text.set_gid("scale")
+    fig.ecg_gain, fig.ecg_clipped = gain, clipped
     if title:
         ax.text(2.0, layout.grid_height + layout.header / 2.0, title, fontsize=10, ha="left", va="center")
     return fig

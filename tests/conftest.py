@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the real material in ../shared, tiny pipelines."""
+"""Shared fixtures: the real records vendored in tests/fixtures/, paths into ../shared, tiny pipelines."""
 
 import os
 
@@ -11,14 +11,56 @@ torch.set_num_threads(1)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(REPO_ROOT), "shared")
+#: Small real records copied from ../shared/data (see tests/fixtures/README.md).
+FIXTURES = os.path.join(REPO_ROOT, "tests", "fixtures")
+
+
+def fixture_path(*parts: str) -> str:
+    """Path of a vendored fixture under tests/fixtures/; fails (never skips) when it is missing."""
+    path = os.path.join(FIXTURES, *parts)
+    if not os.path.exists(path) and not os.path.exists(path + ".hea"):
+        raise FileNotFoundError(f"test fixture {path} is missing (rebuild: python tests/fixtures/build_fixtures.py)")
+    return path
 
 
 def shared_path(*parts: str) -> str:
-    """Path inside ../shared; skips the calling test when it is absent."""
+    """Path of ``../shared/<parts>``, or of its vendored copy under tests/fixtures/ (``data/x/y`` ->
+    ``tests/fixtures/x/y``) when that exists; skips the calling test only when neither exists."""
+    if parts and parts[0] == "data":
+        vendored = os.path.join(FIXTURES, *parts[1:])
+        if os.path.exists(vendored):
+            return vendored
     path = os.path.join(SHARED, *parts)
     if not os.path.exists(path):
         pytest.skip(f"shared test material not found: {path} (expected ../shared beside the repository)")
     return path
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> str:
+    """The folder of vendored real records, tests/fixtures/."""
+    return FIXTURES
+
+
+def load_ecg_pool():
+    """The 48 real PTB-XL records of tests/fixtures/ptbxl/ecg_pool_100hz.npz.
+
+    Returns ``(signal (48, 12, 1000) float32 mV in STANDARD_LEADS order, ecg_id (48,), scp_codes (48,) str)``;
+    the four limb leads not stored (III, aVR, aVL, aVF) are derived with :func:`sssd_hf.leads.derive_twelve_leads`.
+    """
+    import numpy as np
+
+    from sssd_hf.leads import derive_twelve_leads
+
+    data = np.load(fixture_path("ptbxl", "ecg_pool_100hz.npz"))
+    signal = derive_twelve_leads(data["signal_uv"].astype(np.float32) / 1000.0, [str(n) for n in data["lead_names"]])
+    return signal.astype(np.float32), data["ecg_id"], data["scp_codes"]
+
+
+@pytest.fixture(scope="session")
+def real_pool():
+    """:func:`load_ecg_pool` as a fixture."""
+    return load_ecg_pool()
 
 
 @pytest.fixture(autouse=True)

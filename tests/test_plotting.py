@@ -22,7 +22,7 @@ from sssd_hf.plotting import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared" / "data"
+FIXTURES = REPO_ROOT / "tests" / "fixtures"  # real records vendored from ../shared/data
 FS = 100
 
 
@@ -167,9 +167,7 @@ def test_module_does_not_touch_pyplot_or_the_backend():
 
 
 def test_real_ptb_record_with_lowercase_and_frank_leads():
-    record_path = SHARED / "ptb" / "s0010_re"
-    if not record_path.with_suffix(".hea").is_file():
-        pytest.skip(f"real PTB record not found at {record_path} (shared test data absent)")
+    record_path = FIXTURES / "ptb" / "s0010_re"  # the first 10 s of the real record
     from sssd_hf.data.wfdb_io import read_wfdb_record
 
     record = read_wfdb_record(record_path)
@@ -179,3 +177,44 @@ def test_real_ptb_record_with_lowercase_and_frank_leads():
     assert len(rhythm.get_xdata()) == 10_000  # 10 s at 1000 Hz, not the whole 38.4 s
     image = Image.open(io.BytesIO(figure_to_png_bytes(fig)))
     assert image.size == paper_layout(10_000, 1000).pixel_size(100)
+
+
+def _real_ptbxl_record_scaled(r_wave_mv: float) -> np.ndarray:
+    """Real PTB-XL record 1 (tests/fixtures, 100 Hz, mV) scaled so its largest |sample| is ``r_wave_mv``."""
+    import wfdb
+
+    signal = wfdb.rdrecord(str(FIXTURES / "ptbxl" / "records100" / "00000" / "00001_lr")).p_signal.T
+    signal = signal - np.median(signal, axis=1, keepdims=True)
+    return signal * (r_wave_mv / np.abs(signal).max())
+
+
+def test_a_5_7_mv_r_wave_gets_a_smaller_gain_and_is_not_clipped():
+    signal = _real_ptbxl_record_scaled(5.7)
+    fig = plot_ecg(signal, 100)
+    assert fig.ecg_gain in (5.0, 2.5) and fig.ecg_clipped == []
+    assert not [a for a in fig.axes[0].get_children() if str(a.get_gid()).startswith("clipped-")]
+    layout = paper_layout(1000, 100)
+    for row, names in enumerate(STANDARD_LAYOUT):
+        for name in names:
+            (line,) = artists_by_gid(fig, f"trace-{name}")
+            y = np.asarray(line.get_ydata())
+            assert np.abs(y - layout.baseline(row)).max() <= layout.row_height + 1e-9  # the largest wave fits its rows
+            assert 0.0 < y.min() and y.max() < layout.grid_height  # never at the grid edge
+    (scale,) = artists_by_gid(fig, "scale")
+    assert f"{fig.ecg_gain:g} mm/mV" in scale.get_text() and "gain reduced to fit" in scale.get_text()
+    pulse = artists_by_gid(fig, "calibration")[0]
+    assert np.ptp(pulse.get_ydata()) == pytest.approx(fig.ecg_gain)  # 1 mV at the printed gain
+    assert plot_ecg(_real_ptbxl_record_scaled(1.5), 100).ecg_gain == 10.0  # an ordinary ECG keeps 10 mm/mV
+
+
+def test_clipping_at_a_fixed_gain_is_marked():
+    fig = plot_ecg(_real_ptbxl_record_scaled(5.7), 100, amplitude_gain=10.0)
+    assert fig.ecg_gain == 10.0 and fig.ecg_clipped
+    lead = fig.ecg_clipped[0].replace("rhythm ", "")
+    assert artists_by_gid(fig, f"clipped-{lead}")
+    (scale,) = artists_by_gid(fig, "scale")
+    assert "CLIPPED" in scale.get_text()
+    huge = plot_ecg(_real_ptbxl_record_scaled(40.0), 100)  # beyond what 2.5 mm/mV fits: marked, not hidden
+    assert huge.ecg_gain == 2.5 and huge.ecg_clipped
+    with pytest.raises(ValueError, match="amplitude_gain"):
+        plot_ecg(_real_ptbxl_record_scaled(1.0), 100, amplitude_gain="big")

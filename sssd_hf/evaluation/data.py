@@ -13,18 +13,27 @@ arrays, so that it accepts data from anywhere:
 
 Labels are validated against :mod:`sssd_hf.vocabulary`; every bad input raises ``ValueError`` or
 ``FileNotFoundError`` with a message naming the problem.
+
+Arrays carry no lead names unless the file stores them, so loaded signals are checked against
+Einthoven's and Goldberger's relations (``III = II - I``, ``aVR = -(I + II) / 2``,
+``aVL = I - II / 2``, ``aVF = II - I / 2``, via :func:`sssd_hf.leads.derive_twelve_leads`): a
+set that breaks them in the assumed order but satisfies them in another known order (e.g. the
+published SSSD-ECG arrays, stored as I, II, V1-V6, III, aVR, aVL, aVF) is refused with that
+order named; one that breaks them in every known order is loaded with a warning
+(:func:`check_lead_order`).
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..leads import STANDARD_LEADS, canonical_lead_name
+from ..leads import CHEST_LEADS, STANDARD_LEADS, canonical_lead_name, derive_twelve_leads
 from ..vocabulary import get_vocabulary
 
 #: Name used for the single split of an input that has no splits.
@@ -56,8 +65,8 @@ class ECGSet:
         self.signal = np.asarray(self.signal, dtype=np.float32)
         self.label_names = tuple(str(n) for n in self.label_names)
         self.lead_names = tuple(canonical_lead_name(str(n)) for n in self.lead_names)
+        _check_signal(self.signal, self.lead_names, self.name)  # first: a bad shape is the signal's fault
         self.labels = _as_multi_hot(self.labels, self.label_names, len(self.signal), self.name)
-        _check_signal(self.signal, self.lead_names, self.name)
         if not np.isfinite(self.sampling_rate) or self.sampling_rate <= 0:
             raise ValueError(f"{self.name}: sampling_rate must be a positive number of Hz, got {self.sampling_rate}")
         self.sampling_rate = float(self.sampling_rate)
@@ -105,7 +114,8 @@ class ECGSet:
 
 def _check_signal(signal: np.ndarray, lead_names: Tuple[str, ...], name: str) -> None:
     if signal.ndim != 3:
-        raise ValueError(f"{name}: signal must have shape (N, leads, samples), got {signal.shape}")
+        hint = "; a single record needs a leading record axis, e.g. signal[None]" if signal.ndim == 2 else ""
+        raise ValueError(f"{name}: signal must have shape (N records, leads, samples), got {signal.shape}{hint}")
     if signal.shape[1] != len(lead_names):
         raise ValueError(f"{name}: signal has {signal.shape[1]} leads but {len(lead_names)} lead names {list(lead_names)}")
     if signal.shape[0] == 0 or signal.shape[2] == 0:
@@ -184,6 +194,71 @@ def check_compatible(a: ECGSet, b: ECGSet) -> None:
         raise ValueError(f"{a.name} has {a.num_samples} samples per lead but {b.name} has {b.num_samples}")
 
 
+# ----------------------------------------------------------------------------------------- lead order
+
+#: Channel orders in which 12-lead arrays are found in the wild, by description.
+KNOWN_LEAD_ORDERS: Dict[str, Tuple[str, ...]] = {
+    "the standard order I, II, III, aVR, aVL, aVF, V1-V6 (PTB-XL)": STANDARD_LEADS,
+    "the SSSD-ECG array order I, II, V1-V6, III, aVR, aVL, aVF": ("I", "II", *CHEST_LEADS, "III", "aVR", "aVL", "aVF"),
+    "I, aVR, aVL, aVF, II, III, V1-V6": ("I", "aVR", "aVL", "aVF", "II", "III", *CHEST_LEADS),
+    "I, II, III, aVL, aVR, aVF, V1-V6 (aVR and aVL swapped)": ("I", "II", "III", "aVL", "aVR", "aVF", *CHEST_LEADS),
+}
+#: A limb-lead residual below this satisfies the relations (PTB-XL: about 0.002, from 1 uV rounding).
+LEAD_ORDER_FITS = 0.05
+#: A residual above this in the assumed order is reported (refused, or warned about).
+LEAD_ORDER_BROKEN = 0.25
+
+
+def limb_lead_residual(signal: np.ndarray, lead_names: Sequence[str], max_records: int = 64) -> Optional[float]:
+    """Median over records of ``|derived - observed| / |observed|`` for III, aVR, aVL and aVF.
+
+    ``signal`` is (N, 12, L) with channels named ``lead_names``; the four leads are derived from I
+    and II with :func:`sssd_hf.leads.derive_twelve_leads`.  Records with (near) flat limb leads
+    are ignored; returns ``None`` when none is left.  At most ``max_records`` evenly spaced records are used.
+    """
+    names = [canonical_lead_name(n) for n in lead_names]
+    if sorted(names) != sorted(STANDARD_LEADS):
+        return None
+    picked = signal[np.unique(np.linspace(0, len(signal) - 1, min(len(signal), max_records)).round().astype(int))]
+    x = picked.astype(np.float64)
+    x = x - x.mean(axis=-1, keepdims=True)
+    index = [names.index(n) for n in ("I", "II", *CHEST_LEADS)]
+    derived = derive_twelve_leads(x[:, index], ["I", "II", *CHEST_LEADS])
+    limb = [STANDARD_LEADS.index(n) for n in ("III", "aVR", "aVL", "aVF")]
+    observed = x[:, [names.index(n) for n in ("III", "aVR", "aVL", "aVF")]]
+    size = np.sqrt((observed ** 2).sum(axis=(1, 2)))
+    error = np.sqrt(((derived[:, limb] - observed) ** 2).sum(axis=(1, 2)))
+    usable = size > 1e-3 * np.sqrt(observed.shape[1] * observed.shape[2])  # RMS above 1 uV
+    return float(np.median(error[usable] / size[usable])) if usable.any() else None
+
+
+def check_lead_order(signal: np.ndarray, lead_names: Sequence[str], name: str) -> Optional[float]:
+    """Refuse or warn about a (N, 12, L) array whose limb leads break Einthoven's and Goldberger's relations.
+
+    Raises ``ValueError`` naming the most likely stored order when the relations fail in
+    ``lead_names`` (residual above :data:`LEAD_ORDER_BROKEN`) but hold in one of
+    :data:`KNOWN_LEAD_ORDERS`; warns (``UserWarning``) when they fail in every known order.
+    Returns the residual of ``lead_names`` (``None`` when it cannot be computed).
+    """
+    residual = limb_lead_residual(signal, lead_names)
+    if residual is None or residual <= LEAD_ORDER_BROKEN:
+        return residual
+    fits = {label: limb_lead_residual(signal, order) for label, order in KNOWN_LEAD_ORDERS.items()
+            if tuple(order) != tuple(canonical_lead_name(n) for n in lead_names)}
+    scored = [(r, label) for label, r in fits.items() if r is not None]
+    best = min(scored) if scored else None
+    assumed = ", ".join(canonical_lead_name(n) for n in lead_names)
+    if best is not None and best[0] < LEAD_ORDER_FITS:
+        raise ValueError(f"{name}: its limb leads break Einthoven's and Goldberger's relations (III = II - I, "
+                         f"aVR = -(I + II)/2, ...; residual {residual:.2f}) in the order {assumed}, but satisfy them "
+                         f"(residual {best[0]:.3f}) in {best[1]}: the array is most likely stored in that order; "
+                         "reorder its channels to the standard order or store 'lead_names' with it")
+    warnings.warn(f"{name}: its limb leads break Einthoven's and Goldberger's relations (residual {residual:.2f} in "
+                  f"the order {assumed}, and no known lead order fits); check the channel order and units", UserWarning,
+                  stacklevel=3)
+    return residual
+
+
 # ----------------------------------------------------------------------------------------- loading
 
 
@@ -217,16 +292,30 @@ def _load_npz(path: str, sampling_rate: Optional[float]) -> Dict[str, ECGSet]:
     if missing:
         raise ValueError(f"{path}: missing array(s) {missing}; an .npz needs 'signal' (N, 12, L) mV, "
                          f"'labels' (N, K) multi-hot and 'label_names' (K,)")
-    rate = sampling_rate or (float(arrays["sampling_rate"]) if "sampling_rate" in arrays else 100.0)
+    stored = float(arrays["sampling_rate"]) if "sampling_rate" in arrays else None
+    rate = resolve_sampling_rate(stored, sampling_rate, path)
     leads = tuple(arrays["lead_names"]) if "lead_names" in arrays else STANDARD_LEADS
     name = os.path.basename(path)
     full = ECGSet(arrays["signal"], arrays["labels"], tuple(arrays["label_names"]), rate, leads, name)
+    check_lead_order(full.signal, full.lead_names, name)
     if "split" not in arrays:
         return {ALL_SPLIT: full}
     split = np.asarray(arrays["split"]).astype(str)
     if split.shape != (len(full),):
         raise ValueError(f"{path}: 'split' must have one entry per record ({len(full)}), got shape {split.shape}")
     return {s: full.subset(split == s, f"{name}[{s}]") for s in sorted(set(split))}
+
+
+def resolve_sampling_rate(stored: Optional[float], override: Optional[float], name: str) -> float:
+    """The rate (Hz) to use: ``override`` if given, else ``stored``, else 100.
+
+    Raises ``ValueError`` when ``override`` contradicts a stored rate: relabelling samples with
+    another rate would silently corrupt every time-based measurement.
+    """
+    if override is not None and stored is not None and not np.isclose(override, stored):
+        raise ValueError(f"{name}: stores a sampling rate of {stored:g} Hz but {override:g} Hz was requested "
+                         "(--sampling-rate); drop the override, or resample the data first")
+    return float(override if override is not None else stored if stored is not None else 100.0)
 
 
 def _load_hf(path: str, sampling_rate: Optional[float]) -> Dict[str, ECGSet]:
@@ -278,14 +367,16 @@ def dataset_to_ecg_set(dataset, sampling_rate: Optional[float] = None, name: str
         if not codes:
             raise ValueError(f"{name}: 'labels' is empty for every record and has no ClassLabel names")
         label_names = tuple(codes)
-    if sampling_rate is None and "sampling_rate" in dataset.column_names:
+    if "sampling_rate" in dataset.column_names:
         rates = set(np.asarray(dataset["sampling_rate"], dtype=float).tolist())
         if len(rates) != 1:
             raise ValueError(f"{name}: records have different sampling rates {sorted(rates)}")
-        sampling_rate = rates.pop()
+        sampling_rate = resolve_sampling_rate(rates.pop(), sampling_rate, name)
     leads = STANDARD_LEADS
-    return ECGSet(signal, labels_from_lists(rows, label_names, len(signal), name), label_names,
+    ecgs = ECGSet(signal, labels_from_lists(rows, label_names, len(signal), name), label_names,
                   sampling_rate or 100.0, leads, name)
+    check_lead_order(ecgs.signal, ecgs.lead_names, name)
+    return ecgs
 
 
 def _stack_signals(column, name: str) -> np.ndarray:

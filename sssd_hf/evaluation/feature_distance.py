@@ -6,12 +6,19 @@
   median pairwise distance of the pooled sample (biased V-statistic: exactly 0 for identical sets).
 
 Both take (N, D) arrays, e.g. :func:`sssd_hf.evaluation.train_classifier.embed` outputs.
+
+:func:`feature_distances` (the report's entry point) computes a statistic only where the sets are
+large enough for it: the Frechet distance needs a covariance estimate, so at least
+:data:`FRECHET_RECORDS_PER_DIMENSION` times as many records as feature dimensions in each set;
+the MMD at least :data:`MIN_MMD_RECORDS` records per set.  Otherwise the value is ``None`` and a
+``"<statistic>_not_computed"`` entry says why.  Both come with percentile-bootstrap intervals
+(records of both sets resampled).
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 from scipy import linalg
@@ -89,8 +96,58 @@ def mmd(x: np.ndarray, y: np.ndarray, bandwidth: Optional[float] = None, max_sam
     return {"mmd2": max(float(value), 0.0), "bandwidth": h, "n_x": int(len(x)), "n_y": int(len(y))}
 
 
-def feature_distances(reference: np.ndarray, candidate: np.ndarray, seed: int = 0) -> Dict[str, float]:
-    """``{"frechet": ..., "mmd2": ..., "bandwidth": ...}`` between two (N, D) feature arrays."""
-    out = mmd(reference, candidate, seed=seed)
-    return {"frechet": frechet_distance(reference, candidate), "mmd2": out["mmd2"], "bandwidth": out["bandwidth"],
-            "n_reference": int(len(reference)), "n_candidate": int(len(candidate))}
+#: The Frechet distance is computed only with at least this many records per feature dimension in each set.
+FRECHET_RECORDS_PER_DIMENSION = 2
+#: The MMD is computed only with at least this many records in each set.
+MIN_MMD_RECORDS = 10
+
+
+def _interval(values: List[float], confidence: float) -> Optional[List[float]]:
+    if not values:
+        return None
+    lo, hi = np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return [float(lo), float(hi)]
+
+
+def feature_distances(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    seed: int = 0,
+    n_bootstrap: int = 0,
+    confidence: float = 0.95,
+) -> Dict:
+    """Frechet distance and MMD² between two (N, D) feature arrays, where the sizes allow them.
+
+    Returns ``{"frechet", "frechet_ci", "mmd2", "mmd2_ci", "bandwidth", "n_reference", "n_candidate",
+    "dimensions", "n_bootstrap", "confidence"}`` plus ``"frechet_not_computed"`` / ``"mmd2_not_computed"``
+    (the reason, with the minimum) where a value is ``None``.  Intervals resample the rows of both
+    arrays ``n_bootstrap`` times (the MMD bandwidth is kept fixed).
+    """
+    reference, candidate = _check_features(reference, candidate, min_rows=1)
+    n, d = min(len(reference), len(candidate)), reference.shape[1]
+    out: Dict = {"frechet": None, "frechet_ci": None, "mmd2": None, "mmd2_ci": None, "bandwidth": None,
+                 "n_reference": int(len(reference)), "n_candidate": int(len(candidate)), "dimensions": int(d),
+                 "n_bootstrap": int(n_bootstrap), "confidence": float(confidence)}
+    need = FRECHET_RECORDS_PER_DIMENSION * d
+    do_frechet, do_mmd = n >= need, n >= MIN_MMD_RECORDS
+    if not do_frechet:
+        out["frechet_not_computed"] = (f"needs at least {need} records per set ({FRECHET_RECORDS_PER_DIMENSION} per "
+                                       f"feature dimension, {d} dimensions); the smaller set has {n}")
+    if not do_mmd:
+        out["mmd2_not_computed"] = f"needs at least {MIN_MMD_RECORDS} records per set; the smaller set has {n}"
+    if do_frechet:
+        out["frechet"] = frechet_distance(reference, candidate)
+    if do_mmd:
+        first = mmd(reference, candidate, seed=seed)
+        out["mmd2"], out["bandwidth"] = first["mmd2"], first["bandwidth"]
+    rng = np.random.default_rng(seed)
+    frechets, mmds = [], []
+    for _ in range(n_bootstrap if (do_frechet or do_mmd) else 0):
+        a = reference[rng.integers(0, len(reference), len(reference))]
+        b = candidate[rng.integers(0, len(candidate), len(candidate))]
+        if do_frechet:
+            frechets.append(frechet_distance(a, b))
+        if do_mmd:
+            mmds.append(mmd(a, b, bandwidth=out["bandwidth"], seed=seed)["mmd2"])
+    out["frechet_ci"], out["mmd2_ci"] = _interval(frechets, confidence), _interval(mmds, confidence)
+    return out

@@ -86,15 +86,20 @@ def convergence(histories: Dict[str, List[Dict]], metric: str = "roc_auc") -> by
     return _png(fig)
 
 
-def dcr_histogram(dcr_synthetic: np.ndarray, dcr_holdout: np.ndarray, threshold: float) -> bytes:
-    """Distances to the closest training record: synthetic versus held-out real, with the threshold."""
+def similarity_histogram(similarity_synthetic: np.ndarray, similarity_holdout: np.ndarray,
+                         threshold: Optional[float]) -> bytes:
+    """Similarity (0-1) of each ECG to its closest training record, synthetic versus held-out real; the threshold."""
     fig = Figure(figsize=(5.4, 3.4))
     ax = fig.add_subplot(1, 1, 1)
-    bins = np.histogram_bin_edges(np.concatenate([dcr_synthetic, dcr_holdout]), bins=30)
-    ax.hist(dcr_holdout, bins=bins, alpha=0.55, density=True, color=REAL_COLOR, label="held-out real")
-    ax.hist(dcr_synthetic, bins=bins, alpha=0.55, density=True, color=SYNTHETIC_COLOR, label="synthetic")
-    ax.axvline(threshold, color="black", ls="--", lw=1, label="memorisation threshold")
-    ax.set(xlabel="distance to closest training record (RMS mV)", ylabel="density")
+    bins = np.linspace(0.0, 1.0, 41)
+    ax.hist(similarity_holdout, bins=bins, alpha=0.55, color=REAL_COLOR,
+            label=f"held-out real (n={len(similarity_holdout)})")
+    if len(similarity_synthetic):
+        ax.hist(similarity_synthetic, bins=bins, alpha=0.55, color=SYNTHETIC_COLOR,
+                label=f"synthetic (n={len(similarity_synthetic)})")
+    if threshold is not None:
+        ax.axvline(threshold, color="black", ls="--", lw=1, label="memorisation threshold")
+    ax.set(xlabel="similarity to closest training record (shift/gain-invariant correlation)", ylabel="records")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _png(fig)
@@ -127,7 +132,7 @@ def closest_pairs(synthetic: ECGSet, train: ECGSet, pairs: List[Dict], leads: Se
             ax.plot(t, train.signal[pair["train_index"], c], color=REAL_COLOR, lw=0.8, label="training record")
             ax.plot(t, synthetic.signal[pair["synthetic_index"], c], color=SYNTHETIC_COLOR, lw=0.8, alpha=0.8, label="synthetic")
             ax.set_title(f"synthetic #{pair['synthetic_index']} vs train #{pair['train_index']}  {lead}  "
-                         f"(d={pair['distance']:.3f} mV)", fontsize=7)
+                         f"(similarity {pair['similarity']:.3f})", fontsize=7)
             ax.tick_params(labelsize=6)
             if row == 0 and col == 0:
                 ax.legend(fontsize=6, loc="upper right")

@@ -30,10 +30,15 @@ import numpy as np
 from ..utils import atomic_path, atomic_write_text
 from . import plots
 from .data import ECGSet, check_compatible
+from .progress import stage
 from .train_classifier import PROTOCOLS, TrainingConfig
 
 SECTIONS: Tuple[str, ...] = ("utility", "features", "physiology", "privacy")
 METRIC_NAMES: Tuple[str, ...] = ("roc_auc", "f1", "g_mean")
+#: Physiology distances are computed only with at least this many records in each compared set.
+MIN_PHYSIOLOGY_RECORDS = 10
+#: Bootstrap resamples of the feature-space and physiology intervals (at most; they are slower than the metrics').
+MAX_SECTION_BOOTSTRAP = 200
 
 
 @dataclass
@@ -125,7 +130,7 @@ def run_evaluation(
         synthetic: all synthetic ECGs (audited for privacy; example ECGs).
         synthetic_train / synthetic_test: synthetic sets for TSTR / TRTS (default ``synthetic``);
             ``synthetic_test`` is also the set compared in ``features`` and ``physiology``.
-        real_validation: tracking set of the convergence curves (default ``real_test``).
+        real_validation: validation set of the classifiers (default: a hold-out of ``real_train``).
     """
     options = options or EvaluationOptions()
     for other in (real_test, synthetic, synthetic_train, synthetic_test, real_validation):
@@ -145,14 +150,20 @@ def run_evaluation(
     })
     rng = np.random.default_rng(options.seed)
     classifier = None
+    mode = options.training.progress
     if "utility" in options.sections:
-        classifier = _utility(result, real_train, real_test, synthetic_train, synthetic_test, real_validation, options)
+        with stage("utility", f"protocols {','.join(options.protocols)}", mode):
+            classifier = _utility(result, real_train, real_test, synthetic_train, synthetic_test, real_validation, options)
     if "features" in options.sections:
-        _features(result, classifier, real_train, real_test, synthetic_test, options, rng)
+        with stage("features", "classifier embeddings, Frechet distance and MMD", mode):
+            _features(result, classifier, real_train, real_test, synthetic_test, options, rng)
     if "physiology" in options.sections:
-        _physiology(result, real_train, real_test, synthetic_test, options, rng)
+        n_measured = 3 * min(len(real_test), options.max_records or len(real_test))
+        with stage("physiology", f"NeuroKit2 delineation of ~{n_measured} records", mode):
+            _physiology(result, real_train, real_test, synthetic_test, options, rng)
     if "privacy" in options.sections:
-        _privacy(result, real_train, real_test, synthetic, options, rng)
+        with stage("privacy", f"distances of {len(synthetic)} synthetic to {len(real_train)} training records", mode):
+            _privacy(result, real_train, real_test, synthetic, options, rng)
     _examples(result, real_test, synthetic, options)
     result.report["headline"] = headline(result.report)
     return result
@@ -170,7 +181,7 @@ def _utility(result, real_train, real_test, synthetic_train, synthetic_test, rea
     protocols = run_protocols(options.protocols, real_train, real_test, synthetic_train, synthetic_test, options.training,
                               options.label_names, options.augment_statement, real_validation)
     result.report["utility"] = {"protocols": {p: r.summary() for p, r in protocols.items()},
-                                "tracking_set": (real_test if real_validation is None else real_validation).name}
+                                "tracking_set": next(iter(protocols.values())).validation_set}
     for name, r in protocols.items():
         result.models[name] = r.model
         result.figures[f"roc_{name}"] = plots.roc_curves(r.references, r.scores, r.label_names, f"{name}: trained on {r.train_set}")
@@ -195,11 +206,12 @@ def _features(result, classifier, real_train, real_test, synthetic, options, rng
     vocab = list(classifier.config.label_names)
     emb = {name: embed(classifier, s.with_vocabulary(vocab), desc=f"embed {name}")
            for name, s in (("reference", half_a), ("real", half_b), ("synthetic", candidate))}
+    n_boot = min(options.training.n_bootstrap, MAX_SECTION_BOOTSTRAP)
     result.report["features"] = {
         "embedding": f"penultimate layer of the real-trained classifier ({classifier.embedding_dim} features)",
         "reference": f"half of {real_test.name} ({len(half_a)} records)",
-        "real_baseline": feature_distances(emb["reference"], emb["real"], seed=options.seed),
-        "synthetic": feature_distances(emb["reference"], emb["synthetic"], seed=options.seed),
+        "real_baseline": feature_distances(emb["reference"], emb["real"], seed=options.seed, n_bootstrap=n_boot),
+        "synthetic": feature_distances(emb["reference"], emb["synthetic"], seed=options.seed, n_bootstrap=n_boot),
     }
 
 
@@ -216,6 +228,12 @@ def _physiology(result, real_train, real_test, synthetic, options, rng):
     real = _cap(real_test, options.max_records, rng)
     synth = _cap(synthetic, options.max_records, rng)
     baseline = _cap(real_train, len(real), rng)
+    smallest = min(len(real), len(synth), len(baseline))
+    if smallest < MIN_PHYSIOLOGY_RECORDS:
+        result.report["physiology"] = {
+            "not_computed": f"needs at least {MIN_PHYSIOLOGY_RECORDS} records in each of the real test, synthetic and "
+                            f"real baseline sets; the smallest has {smallest}"}
+        return
     measured = {key: measure_records(s, num_workers=options.num_workers)
                 for key, s in (("real", real), ("synthetic", synth), ("real_baseline", baseline))}
     statements = _default_statements(synthetic, options)
@@ -229,23 +247,52 @@ def _physiology(result, real_train, real_test, synthetic, options, rng):
         "summary": {group: {"synthetic": summarize_distances(comparison, group), "real_baseline": summarize_distances(reference, group)}
                     for group in comparison["groups"]},
         "failures": {key: failure_summary(table) for key, table in measured.items()},
+        "mean_ks_ci": {key: _ks_interval(measured["real"], measured[key], options) for key in ("synthetic", "real_baseline")},
+        "n_records": {"real": len(real), "synthetic": len(synth), "real_baseline": len(baseline)},
     }
     result.tables.update({f"measurements_{key}": table for key, table in measured.items()})
     features = feature_names(real.lead_names)
     result.figures["feature_histograms"] = plots.feature_histograms(measured["real"], measured["synthetic"], features)
 
 
+def _ks_interval(real_table, other_table, options: EvaluationOptions):
+    """Percentile-bootstrap interval of the mean KS statistic over features (all records; both tables resampled)."""
+    from .physiology import compare_measurements, summarize_distances
+
+    n_boot = min(options.training.n_bootstrap, MAX_SECTION_BOOTSTRAP)
+    rng = np.random.default_rng(options.seed + 1)
+    values = []
+    for _ in range(n_boot):
+        i, j = rng.integers(0, len(real_table), len(real_table)), rng.integers(0, len(other_table), len(other_table))
+        comparison = compare_measurements(real_table.iloc[i].reset_index(drop=True),
+                                          other_table.iloc[j].reset_index(drop=True))
+        value = summarize_distances(comparison, "all")["mean_ks_statistic"]
+        if value is not None:
+            values.append(value)
+    if not values:
+        return None
+    lo, hi = np.quantile(values, [0.025, 0.975])
+    return [float(lo), float(hi)]
+
+
 def _privacy(result, real_train, real_test, synthetic, options, rng):
-    from .privacy import privacy_audit
+    from .privacy import MIN_HOLDOUT, MIN_TRAIN, privacy_audit
 
     holdout = _cap(real_test, options.max_records, rng)
     synth = _cap(synthetic, options.max_records, rng)
+    if len(holdout) < MIN_HOLDOUT or len(real_train) < MIN_TRAIN:
+        result.report["privacy"] = {"flagged": False,
+                                    "not_computed": f"needs at least {MIN_HOLDOUT} held-out and {MIN_TRAIN} training "
+                                                    f"records; got {len(holdout)} and {len(real_train)}"}
+        return
     audit = privacy_audit(real_train, holdout, synth, options.alpha, options.flag_pvalue,
                           n_bootstrap=options.training.n_bootstrap, seed=options.seed, device=options.device)
     mia = audit.pop("membership_inference")
-    dcr_synthetic, dcr_holdout = audit.pop("dcr_synthetic"), audit.pop("dcr_holdout")
-    result.figures["dcr_histogram"] = plots.dcr_histogram(dcr_synthetic, dcr_holdout, audit["threshold"])
-    result.figures["attack_roc"] = plots.attack_roc(mia.pop("is_member"), mia.pop("scores"), mia["roc_auc"])
+    similarity_synthetic, similarity_holdout = audit.pop("similarity_synthetic"), audit.pop("similarity_holdout")
+    result.figures["similarity_histogram"] = plots.similarity_histogram(similarity_synthetic, similarity_holdout,
+                                                                        audit["threshold"])
+    if mia is not None:
+        result.figures["attack_roc"] = plots.attack_roc(mia.pop("is_member"), mia.pop("scores"), mia["roc_auc"])
     if audit["closest_pairs"]:
         result.figures["closest_pairs"] = plots.closest_pairs(synth, real_train, audit["closest_pairs"])
     audit["membership_inference"] = mia
@@ -273,23 +320,54 @@ def _examples(result, real_test, synthetic, options):
 
 
 def headline(report: Dict) -> Dict:
-    """The few numbers that summarise a report."""
+    """The few numbers that summarise a report.
+
+    Every number ``key`` comes with ``key_ci`` (bootstrap interval, ``None`` without resamples)
+    and ``key_n`` (the records it is computed on); a number that was not computed is ``None``
+    with ``key_not_computed`` saying why.
+    """
     out: Dict = {}
+
+    def put(key, value, ci, n, reason=None):
+        out[key], out[f"{key}_ci"], out[f"{key}_n"] = value, ci, n
+        if value is None:
+            out[f"{key}_not_computed"] = reason or "undefined on these records"
+
     for protocol, summary in report.get("utility", {}).get("protocols", {}).items():
         for metric in METRIC_NAMES:
-            out[f"{protocol}_{metric}"] = summary["metrics"][metric][metric]
-    if "features" in report:
+            m = summary["metrics"][metric]
+            skipped = m.get("skipped") or {}
+            put(f"{protocol}_{metric}", m[metric], m.get(f"{metric}_ci"), summary["n_test"],
+                "no statement has both positive and negative test records" if skipped else None)
+    features = report.get("features", {})
+    for role in ("synthetic", "real_baseline") if features else ():
+        f = features[role]
         for key in ("frechet", "mmd2"):
-            out[f"{key}_synthetic"] = report["features"]["synthetic"][key]
-            out[f"{key}_real_baseline"] = report["features"]["real_baseline"][key]
-    if "physiology" in report:
-        summary = report["physiology"]["summary"]["all"]
-        out["physiology_mean_ks_synthetic"] = summary["synthetic"]["mean_ks_statistic"]
-        out["physiology_mean_ks_real_baseline"] = summary["real_baseline"]["mean_ks_statistic"]
+            put(f"{key}_{role}", f[key], f.get(f"{key}_ci"), min(f["n_reference"], f["n_candidate"]),
+                f.get(f"{key}_not_computed"))
+    physiology = report.get("physiology", {})
+    if "not_computed" in physiology:
+        for role in ("synthetic", "real_baseline"):
+            put(f"physiology_mean_ks_{role}", None, None, None, physiology["not_computed"])
+    elif physiology:
+        summary = physiology["summary"]["all"]
+        for role in ("synthetic", "real_baseline"):
+            put(f"physiology_mean_ks_{role}", summary[role]["mean_ks_statistic"], physiology["mean_ks_ci"][role],
+                physiology["n_records"][role], "no feature was measured on enough records of both sets")
     if "privacy" in report:
         p = report["privacy"]
-        out.update(memorisation_rate=p["memorisation_rate"], memorisation_flagged=p["flagged"],
-                   membership_inference_auc=p["membership_inference"]["roc_auc"])
+        out["memorisation_flagged"] = bool(p["flagged"])
+        if "not_computed" in p:
+            put("memorisation_rate", None, None, None, p["not_computed"])
+            put("membership_inference_auc", None, None, None, p["not_computed"])
+            return out
+        out["privacy_status"] = p["status"]
+        put("memorisation_rate", p["memorisation_rate"], p["memorisation_rate_ci"], p["n_synthetic"],
+            "every synthetic ECG is degenerate" if p["status"] == "degenerate" else None)
+        mia = p["membership_inference"]
+        put("membership_inference_auc", mia and mia["roc_auc"], mia and mia["roc_auc_ci"],
+            mia and mia["n_members"] + mia["n_non_members"], None if mia else "every synthetic ECG is degenerate")
+        put("degenerate_rate", p["degenerate"]["rate"], p["degenerate"]["rate_ci"], p["degenerate"]["n_records"])
     return out
 
 
@@ -350,24 +428,43 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike, save_clas
 def privacy_markdown(report: Dict) -> str:
     """The privacy audit of ``report`` as a short Markdown summary (for a dataset card)."""
     p = report["privacy"]
-    mia = p["membership_inference"]
-    ci = mia["roc_auc_ci"]
-    verdict = ("**FLAGGED**: synthetic ECGs lie closer to training records than held-out real ECGs do"
-               if p["flagged"] else "not flagged: no sign that training records are reproduced")
-    return "\n".join([
-        f"Privacy audit by `sssd-ecg evaluate` (sssd-hf {report['sssd_hf_version']}, {report['created']}): {verdict}.",
-        "",
-        f"- Training set: {p['sets']['train']}; held-out real set: {p['sets']['holdout']}; synthetic set: {p['sets']['synthetic']}.",
-        f"- Memorisation rate: {p['memorisation_rate']:.2%} of {p['n_synthetic']} synthetic ECGs are closer to a training record than "
-        f"{p['alpha']:.0%} of held-out real ECGs are ({p['threshold']:.4f} mV RMS); about {p['alpha']:.0%} is expected without copying "
-        f"(one-sided binomial p = {p['pvalue']:.3g}).",
-        f"- Median distance to the closest training record: synthetic {p['median_dcr_synthetic']:.4f} mV, held-out real "
-        f"{p['median_dcr_holdout']:.4f} mV (RMS over all leads and samples).",
-        f"- Distance-threshold membership-inference attack: ROC-AUC {_fmt(mia['roc_auc'])}"
-        + (f" (95% bootstrap interval {_fmt(ci[0])}-{_fmt(ci[1])})" if ci and ci[0] is not None else "")
-        + " over training members versus held-out non-members; 0.5 means no leakage.",
-        "",
-    ])
+    head = f"Privacy audit by `sssd-ecg evaluate` (sssd-hf {report['sssd_hf_version']}, {report['created']})"
+    if "not_computed" in p:
+        return f"{head}: not computed ({p['not_computed']}).\n"
+    verdict = {"flagged": "**FLAGGED**: synthetic ECGs are more similar to training records than held-out real ECGs are",
+               "not flagged": "not flagged: no sign that training records are reproduced",
+               "degenerate": "**DEGENERATE**: every synthetic ECG is flat or non-physiological; nothing to compare"}
+    verdict = verdict[p["status"]]
+    d = p["degenerate"]
+    lines = [f"{head}: {verdict}.", "",
+             f"- Training set: {p['sets']['train']}; held-out real set: {p['sets']['holdout']} "
+             f"(n = {p['n_holdout']}); synthetic set: {p['sets']['synthetic']}.",
+             f"- Degenerate synthetic ECGs (flat or non-physiological, not compared): {d['n']} of {d['n_records']} "
+             f"({d['rate']:.1%}{_ci_text(d['rate_ci'], p['ci_level'], percent=True)}).",
+             f"- Exact copies of training records: {p['n_exact_copies']}."]
+    if p["status"] != "degenerate":
+        mia = p["membership_inference"]
+        lines += [
+            f"- Memorisation rate: {p['memorisation_rate']:.2%}"
+            f"{_ci_text(p['memorisation_rate_ci'], p['ci_level'], percent=True)}"
+            f" of n = {p['n_synthetic']} synthetic ECGs are more similar to their closest training record than "
+            f"{1 - p['alpha']:.0%} of held-out real ECGs are (similarity {p['threshold']:.3f}: normalised "
+            "cross-correlation, invariant to time shifts up to 1 s, sign, gain and offset); about "
+            f"{p['alpha']:.0%} is expected without copying. Flagged only when the interval lies above that.",
+            f"- Median similarity to the closest training record: synthetic {p['median_similarity_synthetic']:.3f}, "
+            f"held-out real {p['median_similarity_holdout']:.3f}.",
+            f"- Membership-inference attack (similarity to the closest synthetic ECG): ROC-AUC {_fmt(mia['roc_auc'])}"
+            f"{_ci_text(mia['roc_auc_ci'], mia['ci_level'])} over {mia['n_members']} training members versus "
+            f"{mia['n_non_members']} held-out non-members; 0.5 means no leakage.",
+        ]
+    return "\n".join(lines + [""])
+
+
+def _ci_text(ci, level, percent: bool = False) -> str:
+    if not ci or ci[0] is None:
+        return ""
+    fmt = (lambda v: f"{v:.1%}") if percent else _fmt
+    return f", {level:.0%} bootstrap interval {fmt(ci[0])}-{fmt(ci[1])}"
 
 
 # ----------------------------------------------------------------------------------------- HTML
@@ -418,7 +515,7 @@ def render_html(result: EvaluationResult) -> str:
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Synthetic ECG evaluation</title><style>{_CSS}</style></head><body>",
              "<h1>Synthetic ECG evaluation</h1>",
              f"<p class='note'>sssd-hf {html.escape(str(r['sssd_hf_version']))}, {html.escape(r['created'])}</p>",
-             _inputs_html(r)]
+             _inputs_html(r), _headline_html(r.get("headline", {}))]
     if "utility" in r:
         parts.append(_utility_html(result))
     if "features" in r:
@@ -436,6 +533,21 @@ def render_html(result: EvaluationResult) -> str:
     return "\n".join(parts)
 
 
+def _headline_html(head: Dict) -> str:
+    """Every headline number with its interval and its n, or why it was not computed."""
+    rows = []
+    for key, value in head.items():
+        if key.endswith(("_ci", "_n", "_not_computed")) or isinstance(value, (bool, str)):
+            continue
+        reason = head.get(f"{key}_not_computed")
+        shown = _ci(value, head.get(f"{key}_ci")) if value is not None else f"not computed: {_fmt(reason)}"
+        rows.append([html.escape(key), shown, _fmt(head.get(f"{key}_n"))])
+    if not rows:
+        return ""
+    return ("<h2>Headline</h2><p class='note'>Brackets: bootstrap intervals (95%; the privacy ones at the flagging "
+            "level); n: records the number is computed on.</p>" + _table(["quantity", "value [interval]", "n"], rows))
+
+
 def _inputs_html(r: Dict) -> str:
     rows = [[html.escape(key), _fmt(d["name"]), _fmt(d["n_records"]), _fmt(d["n_samples"]), f"{d['sampling_rate']:g}"]
             for key, d in r["inputs"].items()]
@@ -450,6 +562,10 @@ def _utility_html(result: EvaluationResult) -> str:
            "<p class='note'>Macro averages over statements, with percentile-bootstrap intervals. TRTR: train real, test real; "
            "TSTR: train synthetic, test real; TRTS: train real, test synthetic; augment: real plus synthetic positives.</p>",
            _table(["protocol", "trained on", "tested on", "n train", "n test", "ROC-AUC", "F1", "G-mean"], rows)]
+    skipped = sorted({code for s in protocols.values() for code in (s["metrics"]["roc_auc"].get("skipped") or {})})
+    if skipped:
+        out.append("<p class='note'>Left out of the macro averages (no positive or no negative test records): "
+                   + html.escape(", ".join(skipped)) + ".</p>")
     labels = next(iter(protocols.values()))["label_names"]
     per_label = [[html.escape(code)] + [_fmt(s["metrics"]["roc_auc"]["per_label"][code]["roc_auc"]) for s in protocols.values()]
                  + [_fmt(next(iter(protocols.values()))["metrics"]["roc_auc"]["per_label"][code]["positives"])] for code in labels]
@@ -460,15 +576,23 @@ def _utility_html(result: EvaluationResult) -> str:
 
 
 def _features_html(f: Dict) -> str:
-    rows = [[name, _fmt(f[key]["frechet"]), _fmt(f[key]["mmd2"], 4), _fmt(f[key]["n_candidate"])]
+    rows = [[name, _ci(f[key]["frechet"], f[key].get("frechet_ci")), _ci(f[key]["mmd2"], f[key].get("mmd2_ci")),
+             _fmt(f[key]["n_candidate"])]
             for name, key in (("real (other half of the test fold)", "real_baseline"), ("synthetic", "synthetic"))]
+    reasons = sorted({f"{stat}: not computed, {f[key][stat + '_not_computed']}"
+                      for key in ("real_baseline", "synthetic") for stat in ("frechet", "mmd2")
+                      if f[key].get(stat + "_not_computed")})
     return ("<h2>Feature-space distances</h2>"
             f"<p class='note'>{_fmt(f['embedding'])}; reference: {_fmt(f['reference'])}. Lower is closer; the real row is the "
-            "value expected from a fresh real sample.</p>" + _table(["compared set", "Frechet distance", "MMD²", "records"], rows))
+            "value expected from a fresh real sample. Brackets: 95% bootstrap intervals.</p>"
+            + _table(["compared set", "Frechet distance", "MMD²", "records"], rows)
+            + "".join(f"<p class='note'>{html.escape(r)}.</p>" for r in reasons))
 
 
 def _physiology_html(result: EvaluationResult) -> str:
     p = result.report["physiology"]
+    if "not_computed" in p:
+        return f"<h2>Physiological plausibility</h2><p class='note'>Not computed: {_fmt(p['not_computed'])}.</p>"
     rows = []
     for feature, d in p["synthetic_vs_real"]["groups"]["all"].items():
         base = p["real_baseline_vs_real"]["groups"]["all"][feature]
@@ -497,17 +621,33 @@ def _physiology_html(result: EvaluationResult) -> str:
 
 def _privacy_html(result: EvaluationResult) -> str:
     p = result.report["privacy"]
-    mia = p["membership_inference"]
-    verdict = ("<span class='flag'>FLAGGED: synthetic ECGs lie closer to training records than held-out real ECGs do</span>"
-               if p["flagged"] else "<span class='ok'>not flagged</span>")
-    rows = [["memorisation rate", f"{_fmt(p['memorisation_rate'])} (expected about {_fmt(p['alpha'])})"],
-            ["synthetic ECGs below threshold", f"{p['n_below']} of {p['n_synthetic']}"],
-            ["threshold (RMS mV)", _fmt(p["threshold"], 4)],
-            ["one-sided binomial p-value", _fmt(p["pvalue"], 4)],
-            ["median DCR synthetic / held-out (RMS mV)", f"{_fmt(p['median_dcr_synthetic'], 4)} / {_fmt(p['median_dcr_holdout'], 4)}"],
-            ["membership-inference ROC-AUC", _ci(mia["roc_auc"], mia["roc_auc_ci"])]]
-    return "\n".join(["<h2>Privacy audit</h2>", f"<p>{verdict}</p>",
+    if "not_computed" in p:
+        return f"<h2>Privacy audit</h2><p class='note'>Not computed: {_fmt(p['not_computed'])}.</p>"
+    verdict = {"flagged": "<span class='flag'>FLAGGED: synthetic ECGs are more similar to training records than "
+                          "held-out real ECGs are</span>",
+               "not flagged": "<span class='ok'>not flagged</span>",
+               "degenerate": "<span class='flag'>DEGENERATE: every synthetic ECG is flat or non-physiological</span>"}
+    d = p["degenerate"]
+    reasons = f" ({html.escape(', '.join(f'{k}: {v}' for k, v in d['reasons'].items()))})" if d["reasons"] else ""
+    rows = [["degenerate synthetic ECGs (not compared)", f"{d['n']} of {d['n_records']}: {_ci(d['rate'], d['rate_ci'])}"
+             + reasons],
+            ["exact copies of training records", _fmt(p["n_exact_copies"])]]
+    if p["status"] != "degenerate":
+        mia = p["membership_inference"]
+        rate = _ci(p["memorisation_rate"], p["memorisation_rate_ci"])
+        rows += [["memorisation rate", f"{rate} of n = {p['n_synthetic']} (expected about {_fmt(p['alpha'])}; "
+                                       f"{p['ci_level']:.0%} interval)"],
+                 ["synthetic ECGs above threshold", f"{p['n_above']} of {p['n_synthetic']}"],
+                 ["threshold (similarity)", f"{_fmt(p['threshold'], 4)} ({1 - p['alpha']:.0%} quantile of n = "
+                                            f"{p['n_holdout']} held-out real ECGs)"],
+                 ["median similarity synthetic / held-out",
+                  f"{_fmt(p['median_similarity_synthetic'], 4)} / {_fmt(p['median_similarity_holdout'], 4)}"],
+                 ["membership-inference ROC-AUC", f"{_ci(mia['roc_auc'], mia['roc_auc_ci'])} "
+                                                  f"({mia['n_members']} members, {mia['n_non_members']} non-members)"]]
+    return "\n".join(["<h2>Privacy audit</h2>", f"<p>{verdict[p['status']]}</p>",
                       f"<p class='note'>Training set: {_fmt(p['sets']['train'])}; held-out: {_fmt(p['sets']['holdout'])}; "
-                      f"synthetic: {_fmt(p['sets']['synthetic'])}.</p>",
-                      _table(["quantity", "value"], rows), _img(result, "dcr_histogram", "DCR histogram"),
+                      f"synthetic: {_fmt(p['sets']['synthetic'])}. Similarity: normalised cross-correlation of the "
+                      "mean-free leads, maximised over time shifts up to 1 s, invariant to sign and gain.</p>",
+                      _table(["quantity", "value"], rows),
+                      _img(result, "similarity_histogram", "similarity histogram"),
                       _img(result, "attack_roc", "attack ROC"), "<h3>Closest pairs</h3>", _img(result, "closest_pairs", "closest pairs")])

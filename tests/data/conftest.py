@@ -1,56 +1,69 @@
-"""Fixtures for the data tests: real material from ../shared/data and small PTB-XL look-alikes."""
+"""Fixtures for the data tests: real records vendored in tests/fixtures/ and small PTB-XL look-alikes.
+
+Nothing here needs ../shared: the real files are copies made by tests/fixtures/build_fixtures.py.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pandas as pd
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED_DATA = os.path.join(os.path.dirname(REPO_ROOT), "shared", "data")
-SUBSET_CSV = os.path.join(SHARED_DATA, "ptbxl", "ptbxl_database_subset.csv")
-STATEMENTS_CSV = os.path.join(SHARED_DATA, "ptbxl", "scp_statements.csv")
-PTB_RECORD = os.path.join(SHARED_DATA, "ptb", "s0010_re")
-MITDB_RECORD = os.path.join(SHARED_DATA, "mitdb", "100")
+from tests.conftest import fixture_path
+
+#: 439 real rows (every 10th) of the shared 4,381-row PTB-XL metadata subset.
+SUBSET_CSV = fixture_path("ptbxl", "ptbxl_database_sample.csv")
+STATEMENTS_CSV = fixture_path("ptbxl", "scp_statements.csv")
+#: The first 10 s of the real PTB record (1000 Hz, 15 signals) and of MIT-BIH record 100 (360 Hz, 2 leads).
+PTB_RECORD = fixture_path("ptb", "s0010_re")
+MITDB_RECORD = fixture_path("mitdb", "100")
+#: A real PTB-XL folder in PTB-XL's layout: 6 records at 100 Hz, 2 of them also at 500 Hz.
+REAL_PTBXL = fixture_path("ptbxl")
 
 #: The statements of the tiny test pipeline (all common in the PTB-XL subset).
 TINY_LABELS = ("NORM", "AFIB", "SR", "STACH", "SBRAD", "IMI", "ASMI")
 
 
-def _require(path: str) -> str:
-    if not os.path.exists(path) and not os.path.exists(path + ".hea"):
-        pytest.skip(f"test material {path} is absent (expected the shared data folder at {SHARED_DATA})")
-    return path
-
-
 @pytest.fixture(scope="session")
 def subset_csv() -> str:
-    return _require(SUBSET_CSV)
+    return SUBSET_CSV
 
 
 @pytest.fixture(scope="session")
 def statements_csv() -> str:
-    return _require(STATEMENTS_CSV)
+    return STATEMENTS_CSV
 
 
 @pytest.fixture(scope="session")
 def ptb_record() -> str:
-    return _require(PTB_RECORD)
+    return PTB_RECORD
 
 
 @pytest.fixture(scope="session")
 def mitdb_record() -> str:
-    return _require(MITDB_RECORD)
+    return MITDB_RECORD
+
+
+@pytest.fixture(scope="session")
+def real_ptbxl() -> str:
+    """tests/fixtures/ptbxl: real PTB-XL records (read-only; copy it before changing anything)."""
+    return REAL_PTBXL
 
 
 def fixture_ecg_ids(subset_csv: str) -> list:
-    """The first record of each fold plus two more AFIB records: every split, several statements."""
+    """The first record of each fold, one more AFIB record and the first record without a diagnostic
+    superclass (12 records): every split, several statements, one row that ``drop_unlabeled`` drops."""
+    from sssd_hf.data.labels import map_to_vocabulary, parse_scp_codes
+    from sssd_hf.vocabulary import get_vocabulary
+
     frame = pd.read_csv(subset_csv, usecols=["ecg_id", "strat_fold", "scp_codes"])
     first = frame.groupby("strat_fold")["ecg_id"].first().tolist()
-    afib = frame[frame["scp_codes"].str.contains("'AFIB'") & ~frame["ecg_id"].isin(first)]["ecg_id"].head(2).tolist()
-    return sorted(first + afib)
+    afib = frame[frame["scp_codes"].str.contains("'AFIB'") & ~frame["ecg_id"].isin(first)]["ecg_id"].head(1).tolist()
+    superclasses = get_vocabulary("superdiagnostic")
+    no_superclass = [i for i, cell in zip(frame["ecg_id"], frame["scp_codes"])
+                     if i not in first and not map_to_vocabulary(parse_scp_codes(cell), superclasses)]
+    return sorted(first + afib + no_superclass[:1])
 
 
 @pytest.fixture(scope="session")

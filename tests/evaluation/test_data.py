@@ -132,3 +132,54 @@ def test_parquet_folder_with_string_labels(tmp_path):
     np.testing.assert_array_equal(split.labels, s.labels)
     single = load_ecg_sets(folder / "train-00000-of-00001.parquet")
     np.testing.assert_allclose(next(iter(single.values())).signal, s.signal)
+
+
+def _real_ptbxl_records():
+    """(6, 12, 1000) mV: the six real PTB-XL records of tests/fixtures/ptbxl, as stored (12 leads each)."""
+    import glob
+    import os
+
+    import wfdb
+
+    from ..conftest import fixture_path
+
+    heads = sorted(glob.glob(os.path.join(fixture_path("ptbxl", "records100"), "*", "*_lr.hea")))
+    return np.stack([wfdb.rdrecord(h[: -len(".hea")]).p_signal.T for h in heads]).astype(np.float32)
+
+
+def test_real_records_satisfy_einthoven_and_goldberger():
+    from sssd_hf.evaluation.data import check_lead_order, limb_lead_residual
+    from sssd_hf.leads import STANDARD_LEADS
+
+    signal = _real_ptbxl_records()
+    assert limb_lead_residual(signal, STANDARD_LEADS) < 0.01  # 1 uV rounding of PTB-XL's derived leads
+    assert check_lead_order(signal, STANDARD_LEADS, "real") < 0.01
+
+
+def test_sssd_ecg_lead_order_is_refused_with_the_likely_order(tmp_path):
+    from sssd_hf.leads import STANDARD_LEADS
+
+    signal = _real_ptbxl_records()
+    sssd_order = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6", "III", "aVR", "aVL", "aVF"]
+    stored = signal[:, [STANDARD_LEADS.index(n) for n in sssd_order]]
+    labels = np.zeros((len(signal), 1), np.uint8)
+    np.savez(tmp_path / "sssd.npz", signal=stored, labels=labels, label_names=np.array(["NORM"]))
+    with pytest.raises(ValueError, match=r"sssd.npz: its limb leads break .* SSSD-ECG array order I, II, V1-V6, III"):
+        load_ecg_sets(tmp_path / "sssd.npz")
+    np.savez(tmp_path / "named.npz", signal=stored, labels=labels, label_names=np.array(["NORM"]),
+             lead_names=np.array(sssd_order))  # the same array with its lead names: accepted
+    assert load_ecg_sets(tmp_path / "named.npz")["all"].lead_names == tuple(sssd_order)
+    swapped = signal[:, [0, 1, 2, 4, 3, 5, 6, 7, 8, 9, 10, 11]]  # aVR and aVL swapped
+    np.savez(tmp_path / "swapped.npz", signal=swapped, labels=labels, label_names=np.array(["NORM"]))
+    with pytest.raises(ValueError, match="aVR and aVL swapped"):
+        load_ecg_sets(tmp_path / "swapped.npz")
+
+
+def test_limb_leads_that_fit_no_known_order_are_warned_about(tmp_path):
+    rng = np.random.default_rng(0)
+    signal = _real_ptbxl_records()
+    scrambled = signal.copy()
+    scrambled[:, 2] = rng.normal(0, 0.3, scrambled[:, 2].shape)  # lead III replaced by noise
+    np.savez(tmp_path / "odd.npz", signal=scrambled, labels=np.zeros((6, 1), np.uint8), label_names=np.array(["NORM"]))
+    with pytest.warns(UserWarning, match="no known lead order fits"):
+        load_ecg_sets(tmp_path / "odd.npz")

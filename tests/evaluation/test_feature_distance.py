@@ -58,5 +58,25 @@ def test_embedding_space_separates_real_from_noise(real_train, real_test, indepe
     assert e_test.shape == (len(real_test), 16)
     real_vs_real = feature_distances(e_test, e_independent)
     real_vs_noise = feature_distances(e_test, e_noise)
-    assert real_vs_real["frechet"] < 0.25 * real_vs_noise["frechet"]
+    assert real_vs_real["frechet"] is None and "needs at least 32 records" in real_vs_real["frechet_not_computed"]
+    assert frechet_distance(e_test, e_independent) < 0.25 * frechet_distance(e_test, e_noise)  # 24 records, 16 dims
     assert real_vs_real["mmd2"] < 0.25 * real_vs_noise["mmd2"]
+
+
+def test_too_few_records_for_the_dimensions_are_not_computed():
+    rng = np.random.default_rng(4)
+    out = feature_distances(rng.normal(size=(30, 20)), rng.normal(size=(30, 20)), n_bootstrap=20)
+    assert out["frechet"] is None and "needs at least 40 records per set" in out["frechet_not_computed"]
+    assert out["mmd2"] is not None and out["mmd2_ci"][0] <= out["mmd2_ci"][1]
+    tiny = feature_distances(rng.normal(size=(5, 3)), rng.normal(size=(6, 3)), n_bootstrap=20)
+    assert tiny["mmd2"] is None and tiny["frechet"] is None and "at least 10 records" in tiny["mmd2_not_computed"]
+    assert tiny["frechet_ci"] is None and tiny["n_reference"] == 5 and tiny["n_candidate"] == 6
+
+
+def test_intervals_cover_the_value_and_shrink_with_size():
+    rng = np.random.default_rng(5)
+    small = feature_distances(rng.normal(size=(40, 3)), rng.normal(0.5, 1, size=(40, 3)), n_bootstrap=100)
+    large = feature_distances(rng.normal(size=(400, 3)), rng.normal(0.5, 1, size=(400, 3)), n_bootstrap=100)
+    for out in (small, large):
+        assert out["frechet_ci"][0] <= out["frechet"] <= out["frechet_ci"][1]
+    assert np.diff(large["frechet_ci"])[0] < np.diff(small["frechet_ci"])[0]

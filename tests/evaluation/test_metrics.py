@@ -88,6 +88,9 @@ def test_undefined_statements_are_none_and_excluded_from_macro():
     result = compute_metric("roc_auc", references, scores, ["AFIB", "PVC"], n_bootstrap=0)
     assert result["per_label"]["PVC"]["roc_auc"] is None
     assert result["roc_auc"] == 1.0 and result["n_defined"] == 1
+    assert result["skipped"] == {"PVC": "no positive records"}  # named, not silently averaged
+    everyone = compute_metric("roc_auc", np.array([[1], [1]]), np.array([[0.2], [0.9]]), ["NORM"], n_bootstrap=0)
+    assert everyone["roc_auc"] is None and everyone["skipped"] == {"NORM": "no negative records"}
     g = compute_metric("g_mean", references, scores, ["AFIB", "PVC"], n_bootstrap=0)
     assert g["per_label"]["PVC"]["g_mean"] is None
     f = compute_metric("f1", references, scores, ["AFIB", "PVC"], n_bootstrap=0)

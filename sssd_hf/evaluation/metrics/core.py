@@ -133,8 +133,9 @@ def bootstrap_metric(
 
     Returns:
         ``{name: macro, name + "_ci": [lo, hi] | None, "per_label": {code: {name, "ci", "positives"}},
-        "n_defined": int, "n_records": N, "n_bootstrap": B, "confidence": c}``; undefined values are
-        ``None`` (JSON null).
+        "n_defined": int, "n_records": N, "n_bootstrap": B, "confidence": c, "skipped": {code: reason}}``;
+        undefined values are ``None`` (JSON null) and their statements are left out of the macro
+        average, each named in ``"skipped"`` with the reason (no positive / no negative records).
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
@@ -156,8 +157,12 @@ def bootstrap_metric(
         result[f"{name}_ci"] = _interval(macros, confidence)
         label_ci = [_interval(samples[:, k], confidence) for k in range(samples.shape[1])]
     positives = references.sum(axis=0)
+    result["skipped"] = {}
     for k, code in enumerate(label_names):
         result["per_label"][code] = {name: _none_if_nan(values[k]), "ci": label_ci[k], "positives": int(positives[k])}
+        if np.isnan(values[k]):
+            result["skipped"][code] = ("no positive records" if positives[k] == 0 else "no negative records"
+                                       if positives[k] == references.shape[0] else "undefined on these records")
     return result
 
 
