@@ -7,9 +7,11 @@
   protocols.
 - :mod:`.metrics`: ROC-AUC, F1 and G-mean (per statement, macro, bootstrap intervals) as local
   ``evaluate`` modules.
-- :mod:`.physiology`: NeuroKit2 fiducial measurements and real-vs-synthetic distances.
+- :mod:`.delineation`, :mod:`.measure`: the LUDB-validated delineator behind ``sssd-ecg measure``
+  (heart rate, PR, QRS, QT, QTc); :mod:`.physiology`: those measurements real vs synthetic.
 - :mod:`.feature_distance`: Frechet distance and MMD in the classifier's embedding space.
-- :mod:`.privacy`: distance to closest record, memorisation rate, membership inference.
+- :mod:`.privacy`: shift/gain/sign-invariant similarity to the closest training record,
+  memorisation rate and membership inference with CIs, degenerate ECGs reported as such.
 - :mod:`.plots`: the report's figures; :mod:`.report`: all of it in one HTML + JSON report;
   :mod:`.cli`: ``sssd-ecg evaluate``.
 
@@ -18,8 +20,10 @@ Submodules are imported on first use so that ``sssd-ecg`` starts quickly.
 
 import importlib
 
-_SUBMODULES = ("data", "classifier", "train_classifier", "metrics", "physiology", "feature_distance", "privacy", "plots",
-               "report", "cli")
+_SUBMODULES = (
+    "data", "classifier", "train_classifier", "metrics", "delineation", "measure", "physiology",
+    "feature_distance", "privacy", "plots", "report", "cli",
+)
 
 
 def __getattr__(name):
