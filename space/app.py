@@ -106,7 +106,8 @@ def build_demo(store: ModelStore):
         gr.Markdown(
             "# SSSD-ECG: generate 12-lead ECGs\n"
             "Conditional diffusion with structured state spaces (SSSD-ECG / SSSD-ECG-nle). Pick PTB-XL "
-            "statements, generate 10-second 12-lead ECGs, look at them on ECG paper (25 mm/s; 10 mm/mV, or 5 or 2.5 when a wave would not fit) "
+            "statements, generate 10-second 12-lead ECGs, look at them on ECG paper "
+            "(25 mm/s; 10 mm/mV, or 5 or 2.5 when a wave would not fit) "
             "and download them. *Synthetic data: not for clinical use.*"
         )
         if load_error is not None:

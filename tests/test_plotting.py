@@ -31,7 +31,9 @@ def synthetic_ecg(seconds: float = 10.0, fs: int = FS, seed: int = 0) -> np.ndar
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * fs)) / fs
     spikes = np.exp(-(((t % 1.0) - 0.3) ** 2) / (2 * 0.02**2))
-    return np.stack([spikes * (0.5 + 0.1 * i) + 0.02 * rng.standard_normal(t.size) for i in range(12)]).astype(np.float32)
+    return np.stack([spikes * (0.5 + 0.1 * i) + 0.02 * rng.standard_normal(t.size) for i in range(12)]).astype(
+        np.float32
+    )
 
 
 def artists_by_gid(fig, gid):

@@ -78,7 +78,9 @@ def median_bandwidth(x: np.ndarray, y: np.ndarray, max_points: int = 2000, seed:
     return float(np.median(positive)) if positive.size else 1.0
 
 
-def mmd(x: np.ndarray, y: np.ndarray, bandwidth: Optional[float] = None, max_samples: int = 5000, seed: int = 0) -> Dict[str, float]:
+def mmd(
+    x: np.ndarray, y: np.ndarray, bandwidth: Optional[float] = None, max_samples: int = 5000, seed: int = 0
+) -> Dict[str, float]:
     """Squared MMD between ``x`` (N, D) and ``y`` (M, D) with kernel ``exp(-|a - b|^2 / (2 h^2))``.
 
     Sets larger than ``max_samples`` are randomly subsampled (seeded).  Returns

@@ -73,11 +73,15 @@ def summarize(statement: str, rhythms: Sequence[RhythmMeasurement]) -> Dict[str,
         "rate_in_range_any_detection": float(np.mean(rate_ok)) if rhythms else float("nan"),
         "regular_rhythm": float(np.mean([r.regular for r in rhythms])) if rhythms else float("nan"),
         "heart_rate_median": float(np.median(finite)) if finite.size else None,
-        "heart_rate_p10_p90": [float(np.percentile(finite, 10)), float(np.percentile(finite, 90))] if finite.size else None,
+        "heart_rate_p10_p90": [float(np.percentile(finite, 10)), float(np.percentile(finite, 90))]
+        if finite.size
+        else None,
     }
 
 
-def label_control(ecgs: np.ndarray, statements: Sequence[str], sampling_rate: float = 100) -> Dict[str, Dict[str, object]]:
+def label_control(
+    ecgs: np.ndarray, statements: Sequence[str], sampling_rate: float = 100
+) -> Dict[str, Dict[str, object]]:
     """:func:`summarize` per rate-defined statement of ``statements`` (one per ECG of
     ``ecgs``, ``(N, 12, L)`` mV in standard lead order); other statements are skipped."""
     if len(ecgs) != len(statements):

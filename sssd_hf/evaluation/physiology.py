@@ -271,8 +271,10 @@ def compare_measurements(
             skipped[code] = f"{int(r_mask.sum())} real and {int(s_mask.sum())} synthetic records (< {min_records})"
             continue
         groups[code] = (r_mask, s_mask)
-    result = {name: {f: distribution_distance(real.loc[r, f].to_numpy(), synthetic.loc[s, f].to_numpy()) for f in features}
-              for name, (r, s) in groups.items()}
+    result = {
+        name: {f: distribution_distance(real.loc[r, f].to_numpy(), synthetic.loc[s, f].to_numpy()) for f in features}
+        for name, (r, s) in groups.items()
+    }
     return {"groups": result, "skipped": skipped}
 
 

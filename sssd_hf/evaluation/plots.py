@@ -53,7 +53,9 @@ def feature_histograms(real, synthetic, features: Sequence[str], columns: int = 
     return _png(fig)
 
 
-def roc_curves(references: np.ndarray, scores: np.ndarray, label_names: Sequence[str], title: str, max_curves: int = 8) -> bytes:
+def roc_curves(
+    references: np.ndarray, scores: np.ndarray, label_names: Sequence[str], title: str, max_curves: int = 8
+) -> bytes:
     """ROC curves of the statements with the most positives (up to ``max_curves``)."""
     from sklearn.metrics import roc_curve
 
@@ -120,7 +122,9 @@ def attack_roc(is_member: np.ndarray, scores: np.ndarray, auc: Optional[float]) 
     return _png(fig)
 
 
-def closest_pairs(synthetic: ECGSet, train: ECGSet, pairs: List[Dict], leads: Sequence[str] = ("II", "V1", "V5")) -> bytes:
+def closest_pairs(
+    synthetic: ECGSet, train: ECGSet, pairs: List[Dict], leads: Sequence[str] = ("II", "V1", "V5")
+) -> bytes:
     """Each synthetic ECG nearest to the training set (red) over its closest training record (blue)."""
     leads = [lead for lead in leads if lead in synthetic.lead_names] or list(synthetic.lead_names[:3])
     t = np.arange(synthetic.num_samples) / synthetic.sampling_rate
@@ -130,7 +134,14 @@ def closest_pairs(synthetic: ECGSet, train: ECGSet, pairs: List[Dict], leads: Se
             ax = fig.add_subplot(len(pairs), len(leads), row * len(leads) + col + 1)
             c = synthetic.lead_names.index(lead)
             ax.plot(t, train.signal[pair["train_index"], c], color=REAL_COLOR, lw=0.8, label="training record")
-            ax.plot(t, synthetic.signal[pair["synthetic_index"], c], color=SYNTHETIC_COLOR, lw=0.8, alpha=0.8, label="synthetic")
+            ax.plot(
+                t,
+                synthetic.signal[pair["synthetic_index"], c],
+                color=SYNTHETIC_COLOR,
+                lw=0.8,
+                alpha=0.8,
+                label="synthetic",
+            )
             ax.set_title(f"synthetic #{pair['synthetic_index']} vs train #{pair['train_index']}  {lead}  "
                          f"(similarity {pair['similarity']:.3f})", fontsize=7)
             ax.tick_params(labelsize=6)

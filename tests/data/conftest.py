@@ -72,7 +72,9 @@ def ptbxl_root(tmp_path_factory, subset_csv, statements_csv) -> str:
     from sssd_hf.data.fixtures import write_ptbxl_fixture
 
     root = str(tmp_path_factory.mktemp("ptbxl"))
-    write_ptbxl_fixture(root, subset_csv, ecg_ids=fixture_ecg_ids(subset_csv), sampling_rates=(100, 500), statements_csv=statements_csv)
+    write_ptbxl_fixture(
+        root, subset_csv, ecg_ids=fixture_ecg_ids(subset_csv), sampling_rates=(100, 500), statements_csv=statements_csv
+    )
     return root
 
 

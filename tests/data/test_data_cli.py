@@ -14,11 +14,32 @@ from sssd_hf.data.records import WindowSpec
 
 def test_convert_ptbxl_writes_a_loadable_folder(ptbxl_root, tmp_path, capsys):
     out = tmp_path / "ptbxl-arrow"
-    args = ["convert-ptbxl", ptbxl_root, "--out", str(out), "--vocabulary", "superdiagnostic", "--splits", "validation,test",
-            "--num-workers", "2", "--chunk-size", "1", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    args = [
+        "convert-ptbxl",
+        ptbxl_root,
+        "--out",
+        str(out),
+        "--vocabulary",
+        "superdiagnostic",
+        "--splits",
+        "validation,test",
+        "--num-workers",
+        "2",
+        "--chunk-size",
+        "1",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--no-progress",
+    ]
     assert main(args) == 0
     ds = datasets.load_from_disk(str(out))
-    assert list(ds) == ["validation", "test"] and ds["test"].features["labels"].feature.names == ["CD", "HYP", "MI", "NORM", "STTC"]
+    assert list(ds) == ["validation", "test"] and ds["test"].features["labels"].feature.names == [
+        "CD",
+        "HYP",
+        "MI",
+        "NORM",
+        "STTC",
+    ]
     row = ds["test"].with_format("numpy")[0]
     np.testing.assert_array_equal(row["signal"], expected_fixture_window(row["ecg_id"], WindowSpec()))
     assert pd.read_csv(out / "rejected.csv").empty
@@ -40,8 +61,28 @@ def test_convert_wfdb_reports_the_rejected_record(tmp_path, ptb_record, mitdb_re
     labels = tmp_path / "labels.csv"
     pd.DataFrame({"record": ["s0010_re", "100"], "labels": ["IMI", "SR"]}).to_csv(labels, index=False)
     out = tmp_path / "out"
-    assert main(["convert-wfdb", str(folder), "--labels", str(labels), "--out", str(out), "--window-stride-seconds", "10",
-                 "--max-windows", "0", "--num-workers", "0", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "convert-wfdb",
+                str(folder),
+                "--labels",
+                str(labels),
+                "--out",
+                str(out),
+                "--window-stride-seconds",
+                "10",
+                "--max-windows",
+                "0",
+                "--num-workers",
+                "0",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     ds = datasets.load_from_disk(str(out))
     assert ds["train"]["record"] == ["s0010_re"] and ds["train"]["start_seconds"] == [0.0]  # the 10 s fixture
     report = pd.read_csv(out / "rejected.csv", dtype=str)

@@ -112,14 +112,21 @@ def test_missing_and_corrupt_records_are_reported_not_fatal(ptbxl_copy, tmp_path
     with open(os.path.join(ptbxl_copy, corrupt + ".dat"), "r+b") as f:
         f.truncate(100)
     result = convert_ptbxl(ptbxl_copy, cache_dir=str(tmp_path), num_workers=2, chunk_size=4, progress=False)
-    assert {r.record: r.reason.split(":")[0] for r in result.rejected} == {gone: "missing file", corrupt: "Corrupt WFDB record " + os.path.join(ptbxl_copy, corrupt)}
+    assert {r.record: r.reason.split(":")[0] for r in result.rejected} == {
+        gone: "missing file",
+        corrupt: "Corrupt WFDB record " + os.path.join(ptbxl_copy, corrupt),
+    }
     assert sum(len(d) for d in result.dataset.values()) == 10
     report = pd.read_csv(result.report_path)
     assert list(report.columns) == ["split", "record", "reason"] and set(report["record"]) == {gone, corrupt}
 
 
 def test_streaming_matches_the_cached_dataset(ptbxl_root, tmp_path):
-    cached = _rows(load_ptbxl(ptbxl_root, splits=["test", "validation"], cache_dir=str(tmp_path), num_workers=0, progress=False)["test"])
+    cached = _rows(
+        load_ptbxl(ptbxl_root, splits=["test", "validation"], cache_dir=str(tmp_path), num_workers=0, progress=False)[
+            "test"
+        ]
+    )
     streamed = stream_ptbxl(ptbxl_root, splits=["test", "validation"])
     assert set(streamed) == {"test", "validation"}
     rows = list(streamed["test"])

@@ -30,7 +30,9 @@ def test_parse_scp_codes_never_evaluates_code(tmp_path):
 
 def _benchmark_superclasses(table: pd.DataFrame, statements: dict) -> set:
     """PTB-XL benchmark's aggregation: diagnostic statements -> their diagnostic_class."""
-    return {table.loc[c, "diagnostic_class"] for c in statements if c in table.index and table.loc[c, "diagnostic"] == 1}
+    return {
+        table.loc[c, "diagnostic_class"] for c in statements if c in table.index and table.loc[c, "diagnostic"] == 1
+    }
 
 
 def test_superclass_mapping_matches_the_ptbxl_benchmark(subset_csv, statements_csv):

@@ -40,7 +40,13 @@ def _signals(folder):
     rows = {}
     for split, data in ds.items():
         for row in data.with_format("numpy"):
-            rows[int(row["ecg_id"])] = (split, int(row["source_ecg_id"]), int(row["copy"]), list(row["labels"]), row["signal"])
+            rows[int(row["ecg_id"])] = (
+                split,
+                int(row["source_ecg_id"]),
+                int(row["copy"]),
+                list(row["labels"]),
+                row["signal"],
+            )
     return rows
 
 
@@ -86,16 +92,33 @@ def test_dataset_card(reference, tiny_pipeline_dir):
     files = {entry["split"]: entry["path"] for entry in data["configs"][0]["data_files"]}
     assert set(files) == {"train", "validation", "test"}
     for split, pattern in files.items():
-        assert glob.glob(os.path.join(reference, pattern)) == [os.path.join(reference, "data", f"{split}-00000-of-00001.parquet")]
-    assert [f["name"] for f in data["dataset_info"]["features"]] == ["ecg_id", "source_ecg_id", "copy", "strat_fold", "labels", "signal"]
+        assert glob.glob(os.path.join(reference, pattern)) == [
+            os.path.join(reference, "data", f"{split}-00000-of-00001.parquet")
+        ]
+    assert [f["name"] for f in data["dataset_info"]["features"]] == [
+        "ecg_id",
+        "source_ecg_id",
+        "copy",
+        "strat_fold",
+        "labels",
+        "signal",
+    ]
     counts = {s["name"]: s["num_examples"] for s in data["dataset_info"]["splits"]}
     assert counts == {split: len(d) for split, d in datasets.load_dataset(str(reference)).items()}
     weights = glob.glob(os.path.join(tiny_pipeline_dir, "**", "*.safetensors"), recursive=True)
     for path in weights:  # provenance: the exact weight files
         assert hashlib.sha256(open(path, "rb").read()).hexdigest() in card.text
-    for needed in ("## Provenance", "## Intended use", "## Limitations", "## Privacy evaluation", "10.1038/s41597-020-0495-6",
-                   "2301.08227", "2407.11108",
-                   "ptbxl_database_sample.csv", "SSSD-ECG-nle"):
+    for needed in (
+        "## Provenance",
+        "## Intended use",
+        "## Limitations",
+        "## Privacy evaluation",
+        "10.1038/s41597-020-0495-6",
+        "2301.08227",
+        "2407.11108",
+        "ptbxl_database_sample.csv",
+        "SSSD-ECG-nle",
+    ):
         assert needed in card.text, needed
 
 
@@ -145,8 +168,13 @@ def test_interrupted_build_resumes_where_it_stopped(reference, tiny_pipeline_dir
 def test_killed_build_resumes_without_duplicates_or_gaps(reference, tiny_pipeline_dir, subset_csv, tmp_path):
     out = tmp_path / "synthetic"
     args = _build_args(tiny_pipeline_dir, subset_csv, out, 12, 1)
-    process = subprocess.Popen([sys.executable, "-m", "sssd_hf.cli", *args], cwd=REPO_ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sssd_hf.cli", *args],
+        cwd=REPO_ROOT,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     chunks = out / ".build" / "chunks"
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:
@@ -191,9 +219,13 @@ def test_two_processes_generate_disjoint_shards(reference, tiny_pipeline_dir, su
     _assert_same_ecgs(rows, _signals(reference))
 
 
-def test_rerun_is_a_no_op_and_other_settings_are_refused(reference, tiny_pipeline_dir, subset_csv, capsys, monkeypatch):
+def test_rerun_is_a_no_op_and_other_settings_are_refused(
+    reference, tiny_pipeline_dir, subset_csv, capsys, monkeypatch
+):
     before = {p: os.path.getmtime(p) for p in glob.glob(os.path.join(reference, "data", "*.parquet"))}
-    monkeypatch.setattr(synthetic_generate, "_generate_chunk", lambda *a: pytest.fail("a finished build generated again"))
+    monkeypatch.setattr(
+        synthetic_generate, "_generate_chunk", lambda *a: pytest.fail("a finished build generated again")
+    )
     assert main(_build_args(tiny_pipeline_dir, subset_csv, reference, 16, 4)) == 0
     assert {p: os.path.getmtime(p) for p in before} == before
     capsys.readouterr()
@@ -205,7 +237,10 @@ def test_push_to_hub_offline_fails_clearly(reference, tiny_pipeline_dir, subset_
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    assert main(_build_args(tiny_pipeline_dir, subset_csv, reference, 16, 4, "--push-to-hub", "someone/synthetic-ptbxl")) == 2
+    assert (
+        main(_build_args(tiny_pipeline_dir, subset_csv, reference, 16, 4, "--push-to-hub", "someone/synthetic-ptbxl"))
+        == 2
+    )
     err = capsys.readouterr().err
     assert "offline mode is on (HF_HUB_OFFLINE=1)" in err and "hf upload someone/synthetic-ptbxl" in err
     assert datasets.load_dataset(str(reference))["train"].num_rows > 0  # the folder stays complete
@@ -222,9 +257,23 @@ def test_unusable_inputs(tiny_pipeline_dir, subset_csv, tmp_path, capsys):
     assert "PTB-XL metadata not found" in capsys.readouterr().err
     assert main(_build_args(str(tmp_path / "no-model"), subset_csv, tmp_path / "o3")) == 2
     assert "no-model" in capsys.readouterr().err
-    assert main(_build_args(tiny_pipeline_dir, subset_csv, tmp_path / "o4", 16, 4, "--card-template", str(tmp_path / "t.md"))) == 2
+    assert (
+        main(
+            _build_args(
+                tiny_pipeline_dir, subset_csv, tmp_path / "o4", 16, 4, "--card-template", str(tmp_path / "t.md")
+            )
+        )
+        == 2
+    )
     assert "Dataset card template not found" in capsys.readouterr().err
-    assert main(_build_args(tiny_pipeline_dir, subset_csv, tmp_path / "o5", 16, 4, "--privacy-report", str(tmp_path / "p.json"))) == 2
+    assert (
+        main(
+            _build_args(
+                tiny_pipeline_dir, subset_csv, tmp_path / "o5", 16, 4, "--privacy-report", str(tmp_path / "p.json")
+            )
+        )
+        == 2
+    )
     assert "--privacy-report file not found" in capsys.readouterr().err
     assert not (tmp_path / "o4").exists() and not (tmp_path / "o5").exists()  # refused before writing anything
 

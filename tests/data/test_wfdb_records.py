@@ -24,7 +24,9 @@ def test_real_ptb_record_lower_case_leads_are_matched(ptb_record):
 
 
 def test_real_ptb_record_resampled_to_100_hz(ptb_record):
-    windows, dropped = load_windows(ptb_record, WindowSpec(sampling_rate=100, num_samples=1000, stride=1000, max_windows=None))
+    windows, dropped = load_windows(
+        ptb_record, WindowSpec(sampling_rate=100, num_samples=1000, stride=1000, max_windows=None)
+    )
     assert dropped == [] and [start for start, _ in windows] == [0]  # 10 s -> one 10 s window
     raw = wfdb.rdrecord(ptb_record, channel_names=["ii"]).p_signal[:, 0]
     window = windows[0][1][1]  # lead II, 0-10 s
@@ -97,7 +99,14 @@ def test_bad_records_are_rejected_with_their_reason(tmp_path, ptb_record):
 def test_units_are_converted_and_checked(tmp_path):
     signal = fixture_signal(3, 100)
     digital = np.round(signal.T * 1000).astype(np.int16)
-    common = dict(fs=100, sig_name=list(STANDARD_LEADS), d_signal=digital, fmt=["16"] * 12, baseline=[0] * 12, write_dir=str(tmp_path))
+    common = dict(
+        fs=100,
+        sig_name=list(STANDARD_LEADS),
+        d_signal=digital,
+        fmt=["16"] * 12,
+        baseline=[0] * 12,
+        write_dir=str(tmp_path),
+    )
     wfdb.wrsamp("micro", units=["uV"] * 12, adc_gain=[1.0] * 12, **common)  # 1 adu = 1 uV
     windows, _ = load_windows(str(tmp_path / "micro"), WindowSpec())
     np.testing.assert_allclose(windows[0][1], signal, atol=1e-3)

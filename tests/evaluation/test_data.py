@@ -112,7 +112,9 @@ def test_saved_dataset_dict_with_class_labels(tmp_path):
     import datasets
 
     s = _small(n=6)
-    dd = datasets.DatasetDict({"train": _hf_dataset(s.subset(range(4)), True), "test": _hf_dataset(s.subset([4, 5]), True)})
+    dd = datasets.DatasetDict(
+        {"train": _hf_dataset(s.subset(range(4)), True), "test": _hf_dataset(s.subset([4, 5]), True)}
+    )
     dd.save_to_disk(tmp_path / "real")
     sets = load_ecg_sets(tmp_path / "real")
     assert sorted(sets) == ["test", "train"]

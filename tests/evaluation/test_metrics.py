@@ -32,7 +32,8 @@ def test_modules_load_offline_in_a_fresh_process(tmp_path):
         "out = {}\n"
         "for name, path in paths.items():\n"
         "    m = evaluate.load(path)\n"
-        "    out[name] = m.compute(predictions=[[0.9, 0.1], [0.2, 0.8]], references=[[1, 0], [0, 1]], n_bootstrap=0)[name]\n"
+        "    out[name] = m.compute(predictions=[[0.9, 0.1], [0.2, 0.8]], references=[[1, 0], [0, 1]],"
+        " n_bootstrap=0)[name]\n"
         "print(json.dumps(out))\n"
     )
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_EVALUATE_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"),
@@ -45,10 +46,14 @@ def test_modules_load_offline_in_a_fresh_process(tmp_path):
 def test_agrees_with_scikit_learn(scored):
     references, scores = scored
     results = compute_metrics(references, scores, NAMES, n_bootstrap=0)
-    assert results["roc_auc"]["roc_auc"] == pytest.approx(roc_auc_score(references, scores, average="macro"), abs=1e-12)
+    assert results["roc_auc"]["roc_auc"] == pytest.approx(
+        roc_auc_score(references, scores, average="macro"), abs=1e-12
+    )
     assert results["f1"]["f1"] == pytest.approx(f1_score(references, scores >= 0.5, average="macro"), abs=1e-12)
     for k, code in enumerate(NAMES):
-        assert results["roc_auc"]["per_label"][code]["roc_auc"] == pytest.approx(roc_auc_score(references[:, k], scores[:, k]))
+        assert results["roc_auc"]["per_label"][code]["roc_auc"] == pytest.approx(
+            roc_auc_score(references[:, k], scores[:, k])
+        )
         assert results["roc_auc"]["per_label"][code]["positives"] == references[:, k].sum()
         tp = np.sum((scores[:, k] >= 0.5) & (references[:, k] == 1))
         tn = np.sum((scores[:, k] < 0.5) & (references[:, k] == 0))
@@ -78,7 +83,7 @@ def test_bootstrap_interval_brackets_the_estimate_and_is_seeded(scored):
     lo, hi = a["roc_auc_ci"]
     assert lo < a["roc_auc"] < hi and hi - lo < 0.2
     assert a == b
-    for code, entry in a["per_label"].items():
+    for entry in a["per_label"].values():
         assert entry["ci"][0] <= entry["roc_auc"] <= entry["ci"][1]
 
 

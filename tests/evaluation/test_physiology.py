@@ -63,8 +63,12 @@ def test_no_pr_interval_in_atrial_fibrillation():
 
 def test_real_vs_real_is_closer_than_real_vs_noise(measured):
     sets, tables = measured
-    same = compare_measurements(tables["test"], tables["train"], sets["test"], sets["train"], ["SBRAD", "STACH"], min_records=3)
-    noise = compare_measurements(tables["test"], tables["noise"], sets["test"], sets["noise"], ["SBRAD", "STACH"], min_records=3)
+    same = compare_measurements(
+        tables["test"], tables["train"], sets["test"], sets["train"], ["SBRAD", "STACH"], min_records=3
+    )
+    noise = compare_measurements(
+        tables["test"], tables["noise"], sets["test"], sets["noise"], ["SBRAD", "STACH"], min_records=3
+    )
     assert summarize_distances(same)["mean_ks_statistic"] < 0.5
     assert same["groups"]["all"]["heart_rate"]["wasserstein_iqr"] < 0.5
     assert (tables["test"]["status"] == "ok").all()
@@ -80,7 +84,9 @@ def test_real_vs_real_is_closer_than_real_vs_noise(measured):
 
 def test_identical_inputs_have_zero_distance(measured):
     sets, tables = measured
-    comparison = compare_measurements(tables["test"], tables["test"], sets["test"], sets["test"], ["NORM"], min_records=3)
+    comparison = compare_measurements(
+        tables["test"], tables["test"], sets["test"], sets["test"], ["NORM"], min_records=3
+    )
     for group in comparison["groups"].values():
         for d in group.values():
             if d["wasserstein"] is not None:
@@ -105,7 +111,9 @@ def test_failures_are_counted_not_dropped():
 
 def test_small_groups_are_skipped_with_a_reason(measured):
     sets, tables = measured
-    out = compare_measurements(tables["test"], tables["train"], sets["test"], sets["train"], ["STACH", "AFIB"], min_records=6)
+    out = compare_measurements(
+        tables["test"], tables["train"], sets["test"], sets["train"], ["STACH", "AFIB"], min_records=6
+    )
     assert "STACH" in out["skipped"] and "AFIB" in out["skipped"] and set(out["groups"]) == {"all"}
 
 

@@ -39,7 +39,10 @@ def as_label_matrix(references, predictions, label_names: Optional[Sequence[str]
     if preds.ndim == 1:
         preds = preds[:, None]
     if refs.ndim != 2 or refs.shape != preds.shape:
-        raise ValueError(f"references {np.shape(references)} and predictions {np.shape(predictions)} must have the same shape (N,) or (N, K)")
+        raise ValueError(
+            f"references {np.shape(references)} and predictions {np.shape(predictions)} "
+            "must have the same shape (N,) or (N, K)"
+        )
     if refs.shape[0] == 0:
         raise ValueError("no records: references and predictions are empty")
     if not np.isfinite(preds).all():

@@ -5,7 +5,8 @@ Each sub-folder (``multilabel_roc_auc``, ``multilabel_f1``, ``multilabel_g_mean`
 as a Hub evaluation module (it needs ``sssd-hf`` installed, which provides this file and
 :mod:`.core`).  Two configurations:
 
-- ``"multilabel"`` (also the ``"default"`` configuration): ``predictions`` (N, K) scores in [0, 1], ``references`` (N, K) 0/1;
+- ``"multilabel"`` (also the ``"default"`` configuration): ``predictions`` (N, K) scores in [0, 1],
+  ``references`` (N, K) 0/1;
 - ``"binary"``: ``predictions`` (N,) scores, ``references`` (N,) 0/1.
 """
 

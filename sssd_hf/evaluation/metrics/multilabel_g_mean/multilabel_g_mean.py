@@ -11,7 +11,8 @@ from sssd_hf.evaluation.metrics.core import compute_metric
 from sssd_hf.evaluation.metrics.hub import metric_info
 
 _DESCRIPTION = """\
-G-mean (geometric mean of sensitivity and specificity) of the thresholded scores; undefined for a statement with no positive or no negative references.
+G-mean (geometric mean of sensitivity and specificity) of the thresholded scores;
+undefined for a statement with no positive or no negative references.
 Computed per ECG statement (label column) and macro-averaged over the statements where it is
 defined, with percentile-bootstrap confidence intervals over records, as in the evaluation of
 SSSD-ECG and SSSD-ECG-nle.
@@ -24,6 +25,8 @@ class MultilabelGMean(evaluate.Metric):
     def _info(self):
         return metric_info(self.config_name, _DESCRIPTION)
 
-    def _compute(self, predictions, references, label_names=None, threshold=0.5, n_bootstrap=1000, confidence=0.95, seed=0):
+    def _compute(
+        self, predictions, references, label_names=None, threshold=0.5, n_bootstrap=1000, confidence=0.95, seed=0
+    ):
         return compute_metric("g_mean", references, predictions, label_names=label_names, threshold_value=threshold,
                               n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)

@@ -11,7 +11,9 @@ from sssd_hf.evaluation.metrics.core import compute_metric
 from sssd_hf.evaluation.metrics.hub import metric_info
 
 _DESCRIPTION = """\
-ROC-AUC (area under the receiver operating characteristic curve, from scores; ties get average ranks; undefined for a statement whose references are all positive or all negative).
+ROC-AUC (area under the receiver operating characteristic curve, from scores;
+ties get average ranks;
+undefined for a statement whose references are all positive or all negative).
 Computed per ECG statement (label column) and macro-averaged over the statements where it is
 defined, with percentile-bootstrap confidence intervals over records, as in the evaluation of
 SSSD-ECG and SSSD-ECG-nle.
@@ -24,6 +26,8 @@ class MultilabelRocAuc(evaluate.Metric):
     def _info(self):
         return metric_info(self.config_name, _DESCRIPTION)
 
-    def _compute(self, predictions, references, label_names=None, threshold=0.5, n_bootstrap=1000, confidence=0.95, seed=0):
+    def _compute(
+        self, predictions, references, label_names=None, threshold=0.5, n_bootstrap=1000, confidence=0.95, seed=0
+    ):
         return compute_metric("roc_auc", references, predictions, label_names=label_names, threshold_value=threshold,
                               n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
