@@ -74,3 +74,18 @@ def tiny_pipeline():
     from sssd_hf.testing import make_tiny_pipeline
 
     return make_tiny_pipeline(label_names=("NORM", "AFIB", "SR"), sample_length=64, seed=0)
+
+
+@pytest.fixture(scope="session")
+def default_store():
+    """A :class:`ModelStore` with no explicit source and no ``SSSD_ECG_MODEL``: it serves the bundled default."""
+    from sssd_hf.app import ModelStore
+
+    saved = os.environ.pop("SSSD_ECG_MODEL", None)
+    try:
+        store = ModelStore(device="cpu")
+        store.get()
+    finally:
+        if saved is not None:
+            os.environ["SSSD_ECG_MODEL"] = saved
+    return store

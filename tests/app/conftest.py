@@ -9,21 +9,6 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def default_store():
-    """A :class:`ModelStore` with no explicit source and no ``SSSD_ECG_MODEL``: it serves the bundled default."""
-    from sssd_hf.app import ModelStore
-
-    saved = os.environ.pop("SSSD_ECG_MODEL", None)
-    try:
-        store = ModelStore(device="cpu")
-        store.get()
-    finally:
-        if saved is not None:
-            os.environ["SSSD_ECG_MODEL"] = saved
-    return store
-
-
-@pytest.fixture(scope="session")
 def default_model(default_store):
     """``(pipeline, ModelInfo)`` of the bundled default pipeline."""
     return default_store.get()

@@ -14,16 +14,9 @@ gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 
 
 
 @pytest.fixture(scope="module")
-def store():
+def store(default_store):
     """The store ``python space/app.py`` builds with no option and no SSSD_ECG_MODEL."""
-    saved = os.environ.pop("SSSD_ECG_MODEL", None)
-    try:
-        store = ModelStore(device="cpu")
-        store.get()
-    finally:
-        if saved is not None:
-            os.environ["SSSD_ECG_MODEL"] = saved
-    return store
+    return default_store
 
 
 @pytest.fixture(scope="module")
