@@ -89,3 +89,15 @@ def default_store():
         if saved is not None:
             os.environ["SSSD_ECG_MODEL"] = saved
     return store
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_classifier_cache(tmp_path_factory):
+    """Keep the evaluation's classifier cache out of the user's ~/.cache during the tests."""
+    saved = os.environ.get("SSSD_HF_CACHE")
+    os.environ["SSSD_HF_CACHE"] = str(tmp_path_factory.mktemp("sssd_hf_cache"))
+    yield
+    if saved is None:
+        os.environ.pop("SSSD_HF_CACHE", None)
+    else:
+        os.environ["SSSD_HF_CACHE"] = saved

@@ -9,7 +9,7 @@ batch-norm / dropout / linear layers.  It is written here from that description.
 :class:`ECGClassifierConfig` and :class:`ECGClassifierModel` are a ``PretrainedConfig`` /
 ``PreTrainedModel`` pair, so a trained classifier saves, loads and publishes like any Hub model::
 
-    config = ECGClassifierConfig.from_preset("xresnet1d50", label_names=["AFIB", "NORM"])
+    config = ECGClassifierConfig.from_preset("xresnet1d18_small", label_names=["AFIB", "NORM"])
     model = ECGClassifierModel(config)
     out = model(signal)            # signal (N, 12, L) millivolts -> out.logits (N, K)
     model.save_pretrained("clf"); ECGClassifierModel.from_pretrained("clf")
@@ -36,9 +36,20 @@ except ImportError:  # pragma: no cover - transformers 4.x
 #: Architecture presets: name -> config keyword arguments.
 PRESETS: Dict[str, Dict] = {
     # xresnet1d101 of the PTB-XL benchmark (bottleneck blocks, depths 3-4-23-3)
-    "xresnet1d101": dict(stem_channels=(32, 32, 64), block_channels=(64, 128, 256, 512), depths=(3, 4, 23, 3), expansion=4),
-    "xresnet1d50": dict(stem_channels=(32, 32, 64), block_channels=(64, 128, 256, 512), depths=(3, 4, 6, 3), expansion=4),
-    "xresnet1d18": dict(stem_channels=(32, 32, 64), block_channels=(64, 128, 256, 512), depths=(2, 2, 2, 2), expansion=1),
+    "xresnet1d101": dict(
+        stem_channels=(32, 32, 64), block_channels=(64, 128, 256, 512), depths=(3, 4, 23, 3), expansion=4
+    ),
+    "xresnet1d50": dict(
+        stem_channels=(32, 32, 64), block_channels=(64, 128, 256, 512), depths=(3, 4, 6, 3), expansion=4
+    ),
+    "xresnet1d18": dict(
+        stem_channels=(32, 32, 64), block_channels=(64, 128, 256, 512), depths=(2, 2, 2, 2), expansion=1
+    ),
+    # xresnet1d18 at a quarter of the width (0.43 M parameters, ~10x less compute): the default,
+    # sized for a 2-core CPU (BENCHMARKS.md, "Downstream utility on CPU"); the others are for a GPU
+    "xresnet1d18_small": dict(
+        stem_channels=(16, 16, 16), block_channels=(16, 32, 64, 128), depths=(2, 2, 2, 2), expansion=1
+    ),
     # a few thousand parameters: for tests and quick CPU checks
     "tiny": dict(stem_channels=(8, 8, 16), block_channels=(16, 32), depths=(1, 1), expansion=1, head_hidden=16),
 }
@@ -141,11 +152,16 @@ class ECGClassifierOutput(ModelOutput):
     embeddings: Optional[torch.Tensor] = None
 
 
-def _conv_bn(in_ch: int, out_ch: int, kernel_size: int, stride: int = 1, act: bool = True, zero_bn: bool = False) -> nn.Sequential:
+def _conv_bn(
+    in_ch: int, out_ch: int, kernel_size: int, stride: int = 1, act: bool = True, zero_bn: bool = False
+) -> nn.Sequential:
     """Conv1d (no bias, 'same' padding) -> BatchNorm1d [-> ReLU]; (N, in_ch, L) -> (N, out_ch, ceil(L / stride))."""
     bn = nn.BatchNorm1d(out_ch)
     bn.zero_init = zero_bn  # read by _init_weights: residual branches start as the identity
-    layers: List[nn.Module] = [nn.Conv1d(in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2, bias=False), bn]
+    layers: List[nn.Module] = [
+        nn.Conv1d(in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2, bias=False),
+        bn,
+    ]
     if act:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
@@ -162,7 +178,10 @@ class ResidualBlock1d(nn.Module):
         super().__init__()
         out_ch = width * expansion
         if expansion == 1:
-            branch = [_conv_bn(in_ch, width, kernel_size, stride), _conv_bn(width, out_ch, kernel_size, act=False, zero_bn=True)]
+            branch = [
+                _conv_bn(in_ch, width, kernel_size, stride),
+                _conv_bn(width, out_ch, kernel_size, act=False, zero_bn=True),
+            ]
         else:
             branch = [_conv_bn(in_ch, width, 1), _conv_bn(width, width, kernel_size, stride),
                       _conv_bn(width, out_ch, 1, act=False, zero_bn=True)]

@@ -117,12 +117,17 @@ def _check_signal(signal: np.ndarray, lead_names: Tuple[str, ...], name: str) ->
         hint = "; a single record needs a leading record axis, e.g. signal[None]" if signal.ndim == 2 else ""
         raise ValueError(f"{name}: signal must have shape (N records, leads, samples), got {signal.shape}{hint}")
     if signal.shape[1] != len(lead_names):
-        raise ValueError(f"{name}: signal has {signal.shape[1]} leads but {len(lead_names)} lead names {list(lead_names)}")
+        raise ValueError(
+            f"{name}: signal has {signal.shape[1]} leads but {len(lead_names)} lead names {list(lead_names)}"
+        )
     if signal.shape[0] == 0 or signal.shape[2] == 0:
         raise ValueError(f"{name}: signal is empty, shape {signal.shape}")
     bad = ~np.isfinite(signal).all(axis=(1, 2))
     if bad.any():
-        raise ValueError(f"{name}: {int(bad.sum())} record(s) contain NaN or infinite samples (first: index {int(np.flatnonzero(bad)[0])})")
+        raise ValueError(
+            f"{name}: {int(bad.sum())} record(s) contain NaN or infinite samples "
+            f"(first: index {int(np.flatnonzero(bad)[0])})"
+        )
 
 
 def _as_multi_hot(labels, label_names: Tuple[str, ...], n: int, name: str) -> np.ndarray:
@@ -142,13 +147,17 @@ def _as_multi_hot(labels, label_names: Tuple[str, ...], n: int, name: str) -> np
 
 def _check_multi_hot(labels: np.ndarray, k: int, n: int, name: str) -> np.ndarray:
     if labels.shape != (n, k):
-        raise ValueError(f"{name}: labels must have shape (N={n}, K={k}) to match signal and label_names, got {labels.shape}")
+        raise ValueError(
+            f"{name}: labels must have shape (N={n}, K={k}) to match signal and label_names, got {labels.shape}"
+        )
     if not np.isfinite(labels.astype(np.float64)).all() or not np.isin(labels, (0, 1)).all():
         raise ValueError(f"{name}: multi-hot labels must contain only 0 and 1")
     return labels.astype(np.uint8)
 
 
-def labels_from_lists(rows: Iterable, label_names: Sequence[str], n: Optional[int] = None, name: str = "labels") -> np.ndarray:
+def labels_from_lists(
+    rows: Iterable, label_names: Sequence[str], n: Optional[int] = None, name: str = "labels"
+) -> np.ndarray:
     """(N, K) uint8 multi-hot from per-record lists of statement codes or integer class indices."""
     rows = list(rows)
     if n is not None and len(rows) != n:
@@ -164,7 +173,9 @@ def labels_from_lists(rows: Iterable, label_names: Sequence[str], n: Optional[in
             elif str(item) in position:
                 out[i, position[str(item)]] = 1
             else:
-                raise ValueError(f"{name}: record {i} has unknown label {item!r}; the vocabulary is {list(label_names)}")
+                raise ValueError(
+                    f"{name}: record {i} has unknown label {item!r}; the vocabulary is {list(label_names)}"
+                )
     return out
 
 
@@ -175,9 +186,15 @@ def concat(sets: Sequence[ECGSet], name: Optional[str] = None) -> ECGSet:
     first = sets[0]
     names = list(first.label_names)
     for s in sets[1:]:
-        if s.sampling_rate != first.sampling_rate or s.num_samples != first.num_samples or s.lead_names != first.lead_names:
-            raise ValueError(f"cannot combine {first.name} ({first.sampling_rate} Hz, {first.num_samples} samples) with "
-                             f"{s.name} ({s.sampling_rate} Hz, {s.num_samples} samples)")
+        if (
+            s.sampling_rate != first.sampling_rate
+            or s.num_samples != first.num_samples
+            or s.lead_names != first.lead_names
+        ):
+            raise ValueError(
+                f"cannot combine {first.name} ({first.sampling_rate} Hz, {first.num_samples} samples) with "
+                f"{s.name} ({s.sampling_rate} Hz, {s.num_samples} samples)"
+            )
         names += [c for c in s.label_names if c not in names]
     aligned = [s.with_vocabulary(names) for s in sets]
     return ECGSet(np.concatenate([s.signal for s in aligned]), np.concatenate([s.labels for s in aligned]), names,
@@ -253,9 +270,12 @@ def check_lead_order(signal: np.ndarray, lead_names: Sequence[str], name: str) -
                          f"aVR = -(I + II)/2, ...; residual {residual:.2f}) in the order {assumed}, but satisfy them "
                          f"(residual {best[0]:.3f}) in {best[1]}: the array is most likely stored in that order; "
                          "reorder its channels to the standard order or store 'lead_names' with it")
-    warnings.warn(f"{name}: its limb leads break Einthoven's and Goldberger's relations (residual {residual:.2f} in "
-                  f"the order {assumed}, and no known lead order fits); check the channel order and units", UserWarning,
-                  stacklevel=3)
+    warnings.warn(
+        f"{name}: its limb leads break Einthoven's and Goldberger's relations (residual {residual:.2f} in "
+        f"the order {assumed}, and no known lead order fits); check the channel order and units",
+        UserWarning,
+        stacklevel=3,
+    )
     return residual
 
 
@@ -383,8 +403,11 @@ def _stack_signals(column, name: str) -> np.ndarray:
     if isinstance(column, np.ndarray) and column.dtype != object:
         return column.astype(np.float32)
     try:
-        return np.stack([np.stack(list(row)) if getattr(row, "dtype", None) == object else np.asarray(row)
-                         for row in column]).astype(np.float32)
+        rows = [
+            np.stack(list(row)) if getattr(getattr(row, "dtype", None), "kind", None) == "O" else np.asarray(row)
+            for row in column
+        ]
+        return np.stack(rows).astype(np.float32)
     except ValueError as exc:
         raise ValueError(f"{name}: 'signal' rows do not share one (leads, samples) shape ({exc})") from None
 

@@ -103,13 +103,20 @@ class EvaluationResult:
 def _cap(ecgs: ECGSet, max_records: Optional[int], rng: np.random.Generator) -> ECGSet:
     if max_records is None or len(ecgs) <= max_records:
         return ecgs
-    return ecgs.subset(np.sort(rng.choice(len(ecgs), max_records, replace=False)), f"{ecgs.name} (random {max_records})")
+    return ecgs.subset(
+        np.sort(rng.choice(len(ecgs), max_records, replace=False)), f"{ecgs.name} (random {max_records})"
+    )
 
 
 def _describe(ecgs: ECGSet) -> Dict:
     counts = ecgs.labels.sum(axis=0)
-    return {"name": ecgs.name, "n_records": len(ecgs), "n_samples": ecgs.num_samples, "sampling_rate": ecgs.sampling_rate,
-            "label_counts": {code: int(c) for code, c in zip(ecgs.label_names, counts) if c}}
+    return {
+        "name": ecgs.name,
+        "n_records": len(ecgs),
+        "n_samples": ecgs.num_samples,
+        "sampling_rate": ecgs.sampling_rate,
+        "label_counts": {code: int(c) for code, c in zip(ecgs.label_names, counts) if c},
+    }
 
 
 def run_evaluation(
@@ -153,7 +160,9 @@ def run_evaluation(
     mode = options.training.progress
     if "utility" in options.sections:
         with stage("utility", f"protocols {','.join(options.protocols)}", mode):
-            classifier = _utility(result, real_train, real_test, synthetic_train, synthetic_test, real_validation, options)
+            classifier = _utility(
+                result, real_train, real_test, synthetic_train, synthetic_test, real_validation, options
+            )
     if "features" in options.sections:
         with stage("features", "classifier embeddings, Frechet distance and MMD", mode):
             _features(result, classifier, real_train, real_test, synthetic_test, options, rng)
@@ -178,13 +187,24 @@ def _options_dict(options: EvaluationOptions) -> Dict:
 def _utility(result, real_train, real_test, synthetic_train, synthetic_test, real_validation, options):
     from .train_classifier import run_protocols
 
-    protocols = run_protocols(options.protocols, real_train, real_test, synthetic_train, synthetic_test, options.training,
-                              options.label_names, options.augment_statement, real_validation)
+    protocols = run_protocols(
+        options.protocols,
+        real_train,
+        real_test,
+        synthetic_train,
+        synthetic_test,
+        options.training,
+        options.label_names,
+        options.augment_statement,
+        real_validation,
+    )
     result.report["utility"] = {"protocols": {p: r.summary() for p, r in protocols.items()},
                                 "tracking_set": next(iter(protocols.values())).validation_set}
     for name, r in protocols.items():
         result.models[name] = r.model
-        result.figures[f"roc_{name}"] = plots.roc_curves(r.references, r.scores, r.label_names, f"{name}: trained on {r.train_set}")
+        result.figures[f"roc_{name}"] = plots.roc_curves(
+            r.references, r.scores, r.label_names, f"{name}: trained on {r.train_set}"
+        )
     result.figures["convergence"] = plots.convergence({p: r.history for p, r in protocols.items() if p != "TRTS"})
     real_trained = [r.model for p, r in protocols.items() if p in ("TRTR", "TRTS")]
     return real_trained[0] if real_trained else None
@@ -196,7 +216,9 @@ def _features(result, classifier, real_train, real_test, synthetic, options, rng
 
     if classifier is None:
         vocabulary = list(options.label_names or real_train.label_names)
-        classifier, _ = fit_classifier(real_train.with_vocabulary(vocabulary), options.training, desc="train embedding classifier")
+        classifier, _ = fit_classifier(
+            real_train.with_vocabulary(vocabulary), options.training, desc="train embedding classifier"
+        )
     if len(real_test) < 4:
         raise ValueError(f"{real_test.name}: the feature distances need at least 4 real test records")
     order = rng.permutation(len(real_test))
@@ -244,10 +266,17 @@ def _physiology(result, real_train, real_test, synthetic, options, rng):
         "statements": statements,
         "synthetic_vs_real": comparison,
         "real_baseline_vs_real": reference,
-        "summary": {group: {"synthetic": summarize_distances(comparison, group), "real_baseline": summarize_distances(reference, group)}
-                    for group in comparison["groups"]},
+        "summary": {
+            group: {
+                "synthetic": summarize_distances(comparison, group),
+                "real_baseline": summarize_distances(reference, group),
+            }
+            for group in comparison["groups"]
+        },
         "failures": {key: failure_summary(table) for key, table in measured.items()},
-        "mean_ks_ci": {key: _ks_interval(measured["real"], measured[key], options) for key in ("synthetic", "real_baseline")},
+        "mean_ks_ci": {
+            key: _ks_interval(measured["real"], measured[key], options) for key in ("synthetic", "real_baseline")
+        },
         "n_records": {"real": len(real), "synthetic": len(synth), "real_baseline": len(baseline)},
     }
     result.tables.update({f"measurements_{key}": table for key, table in measured.items()})
@@ -310,8 +339,12 @@ def _examples(result, real_test, synthetic, options):
         real_idx, synth_idx = real_test.positives(code), synthetic.positives(code)
         if real_idx.size and synth_idx.size:
             try:
-                result.figures[f"ecg_real_{code}"] = plots.ecg_png(real_test, int(real_idx[0]), f"real {code}: {real_test.name} #{real_idx[0]}")
-                result.figures[f"ecg_synthetic_{code}"] = plots.ecg_png(synthetic, int(synth_idx[0]), f"synthetic {code}: #{synth_idx[0]}")
+                result.figures[f"ecg_real_{code}"] = plots.ecg_png(
+                    real_test, int(real_idx[0]), f"real {code}: {real_test.name} #{real_idx[0]}"
+                )
+                result.figures[f"ecg_synthetic_{code}"] = plots.ecg_png(
+                    synthetic, int(synth_idx[0]), f"synthetic {code}: #{synth_idx[0]}"
+                )
             except ValueError as exc:  # e.g. not the 12 standard leads
                 result.report["examples_skipped"] = str(exc)
                 return
@@ -390,7 +423,9 @@ def _jsonable(value):
     return value
 
 
-def write_report(result: EvaluationResult, out_dir: str | os.PathLike, save_classifiers: bool = False) -> Dict[str, str]:
+def write_report(
+    result: EvaluationResult, out_dir: str | os.PathLike, save_classifiers: bool = False
+) -> Dict[str, str]:
     """Write ``report.json``, ``report.html``, ``<table>.csv``, ``privacy.md`` (when audited) and
     (optionally) ``classifiers/<protocol>``.
 
@@ -431,9 +466,11 @@ def privacy_markdown(report: Dict) -> str:
     head = f"Privacy audit by `sssd-ecg evaluate` (sssd-hf {report['sssd_hf_version']}, {report['created']})"
     if "not_computed" in p:
         return f"{head}: not computed ({p['not_computed']}).\n"
-    verdict = {"flagged": "**FLAGGED**: synthetic ECGs are more similar to training records than held-out real ECGs are",
-               "not flagged": "not flagged: no sign that training records are reproduced",
-               "degenerate": "**DEGENERATE**: every synthetic ECG is flat or non-physiological; nothing to compare"}
+    verdict = {
+        "flagged": "**FLAGGED**: synthetic ECGs are more similar to training records than held-out real ECGs are",
+        "not flagged": "not flagged: no sign that training records are reproduced",
+        "degenerate": "**DEGENERATE**: every synthetic ECG is flat or non-physiological; nothing to compare",
+    }
     verdict = verdict[p["status"]]
     d = p["degenerate"]
     lines = [f"{head}: {verdict}.", "",
@@ -471,7 +508,8 @@ def _ci_text(ci, level, percent: bool = False) -> str:
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
-table{border-collapse:collapse;margin:0.6em 0 1.4em}th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}
+table{border-collapse:collapse;margin:0.6em 0 1.4em}
+th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
 .flag{color:#b00;font-weight:bold}.ok{color:#070;font-weight:bold}.note{color:#555;font-size:13px}
 .pair{display:flex;gap:8px}.pair figure{margin:0;flex:1}
@@ -486,7 +524,9 @@ def _fmt(value, digits: int = 3) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
-        return "n/a" if not np.isfinite(value) else f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+        return (
+            "n/a" if not np.isfinite(value) else f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+        )
     return html.escape(str(value))
 
 
@@ -512,10 +552,14 @@ def _img(result: EvaluationResult, name: str, alt: str) -> str:
 def render_html(result: EvaluationResult) -> str:
     """The report as one self-contained HTML page (figures embedded as base64 PNG)."""
     r = result.report
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Synthetic ECG evaluation</title><style>{_CSS}</style></head><body>",
-             "<h1>Synthetic ECG evaluation</h1>",
-             f"<p class='note'>sssd-hf {html.escape(str(r['sssd_hf_version']))}, {html.escape(r['created'])}</p>",
-             _inputs_html(r), _headline_html(r.get("headline", {}))]
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Synthetic ECG evaluation</title>"
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Synthetic ECG evaluation</h1>",
+        f"<p class='note'>sssd-hf {html.escape(str(r['sssd_hf_version']))}, {html.escape(r['created'])}</p>",
+        _inputs_html(r),
+        _headline_html(r.get("headline", {})),
+    ]
     if "utility" in r:
         parts.append(_utility_html(result))
     if "features" in r:
@@ -527,8 +571,11 @@ def render_html(result: EvaluationResult) -> str:
     if r.get("examples"):
         parts.append("<h2>Example ECGs: real (left) and synthetic (right)</h2>")
         for code in r["examples"]:
-            parts.append(f"<h3>{html.escape(code)}</h3><div class='pair'><figure>{_img(result, f'ecg_real_{code}', 'real ' + code)}</figure>"
-                         f"<figure>{_img(result, f'ecg_synthetic_{code}', 'synthetic ' + code)}</figure></div>")
+            parts.append(
+                f"<h3>{html.escape(code)}</h3><div class='pair'>"
+                f"<figure>{_img(result, f'ecg_real_{code}', 'real ' + code)}</figure>"
+                f"<figure>{_img(result, f'ecg_synthetic_{code}', 'synthetic ' + code)}</figure></div>"
+            )
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -556,21 +603,35 @@ def _inputs_html(r: Dict) -> str:
 
 def _utility_html(result: EvaluationResult) -> str:
     protocols = result.report["utility"]["protocols"]
-    rows = [[p, _fmt(s["train_set"]), _fmt(s["test_set"]), _fmt(s["n_train"]), _fmt(s["n_test"])]
-            + [_ci(s["metrics"][m][m], s["metrics"][m][f"{m}_ci"]) for m in METRIC_NAMES] for p, s in protocols.items()]
-    out = ["<h2>Downstream utility</h2>",
-           "<p class='note'>Macro averages over statements, with percentile-bootstrap intervals. TRTR: train real, test real; "
-           "TSTR: train synthetic, test real; TRTS: train real, test synthetic; augment: real plus synthetic positives.</p>",
-           _table(["protocol", "trained on", "tested on", "n train", "n test", "ROC-AUC", "F1", "G-mean"], rows)]
+    rows = [
+        [p, _fmt(s["train_set"]), _fmt(s["test_set"]), _fmt(s["n_train"]), _fmt(s["n_test"])]
+        + [_ci(s["metrics"][m][m], s["metrics"][m][f"{m}_ci"]) for m in METRIC_NAMES]
+        for p, s in protocols.items()
+    ]
+    out = [
+        "<h2>Downstream utility</h2>",
+        "<p class='note'>Macro averages over statements, with percentile-bootstrap intervals. "
+        "TRTR: train real, test real; "
+        "TSTR: train synthetic, test real; TRTS: train real, test synthetic; "
+        "augment: real plus synthetic positives.</p>",
+        _table(["protocol", "trained on", "tested on", "n train", "n test", "ROC-AUC", "F1", "G-mean"], rows),
+    ]
     skipped = sorted({code for s in protocols.values() for code in (s["metrics"]["roc_auc"].get("skipped") or {})})
     if skipped:
         out.append("<p class='note'>Left out of the macro averages (no positive or no negative test records): "
                    + html.escape(", ".join(skipped)) + ".</p>")
     labels = next(iter(protocols.values()))["label_names"]
-    per_label = [[html.escape(code)] + [_fmt(s["metrics"]["roc_auc"]["per_label"][code]["roc_auc"]) for s in protocols.values()]
-                 + [_fmt(next(iter(protocols.values()))["metrics"]["roc_auc"]["per_label"][code]["positives"])] for code in labels]
+    per_label = [
+        [html.escape(code)]
+        + [_fmt(s["metrics"]["roc_auc"]["per_label"][code]["roc_auc"]) for s in protocols.values()]
+        + [_fmt(next(iter(protocols.values()))["metrics"]["roc_auc"]["per_label"][code]["positives"])]
+        for code in labels
+    ]
     out += ["<h3>ROC-AUC per statement</h3>", _table(["statement", *protocols, "test positives"], per_label)]
-    out += [f"<h3>Convergence (tracked on {_fmt(result.report['utility']['tracking_set'])})</h3>", _img(result, "convergence", "convergence")]
+    out += [
+        f"<h3>Convergence (tracked on {_fmt(result.report['utility']['tracking_set'])})</h3>",
+        _img(result, "convergence", "convergence"),
+    ]
     out += ["<h3>ROC curves</h3>"] + [_img(result, f"roc_{p}", f"ROC {p}") for p in protocols]
     return "\n".join(out)
 
@@ -582,11 +643,14 @@ def _features_html(f: Dict) -> str:
     reasons = sorted({f"{stat}: not computed, {f[key][stat + '_not_computed']}"
                       for key in ("real_baseline", "synthetic") for stat in ("frechet", "mmd2")
                       if f[key].get(stat + "_not_computed")})
-    return ("<h2>Feature-space distances</h2>"
-            f"<p class='note'>{_fmt(f['embedding'])}; reference: {_fmt(f['reference'])}. Lower is closer; the real row is the "
-            "value expected from a fresh real sample. Brackets: 95% bootstrap intervals.</p>"
-            + _table(["compared set", "Frechet distance", "MMD²", "records"], rows)
-            + "".join(f"<p class='note'>{html.escape(r)}.</p>" for r in reasons))
+    return (
+        "<h2>Feature-space distances</h2>"
+        f"<p class='note'>{_fmt(f['embedding'])}; reference: {_fmt(f['reference'])}. "
+        "Lower is closer; the real row is the "
+        "value expected from a fresh real sample. Brackets: 95% bootstrap intervals.</p>"
+        + _table(["compared set", "Frechet distance", "MMD²", "records"], rows)
+        + "".join(f"<p class='note'>{html.escape(r)}.</p>" for r in reasons)
+    )
 
 
 def _physiology_html(result: EvaluationResult) -> str:
@@ -596,27 +660,70 @@ def _physiology_html(result: EvaluationResult) -> str:
     rows = []
     for feature, d in p["synthetic_vs_real"]["groups"]["all"].items():
         base = p["real_baseline_vs_real"]["groups"]["all"][feature]
-        rows.append([html.escape(feature), _fmt(d["real_median"]), _fmt(d["synthetic_median"]), _fmt(d["wasserstein"]),
-                     _fmt(d["wasserstein_iqr"]), _fmt(d["ks_statistic"]), _fmt(base["wasserstein_iqr"]), _fmt(base["ks_statistic"])])
-    summary = [[html.escape(g), _fmt(s["synthetic"]["mean_wasserstein_iqr"]), _fmt(s["synthetic"]["mean_ks_statistic"]),
-                _fmt(s["real_baseline"]["mean_wasserstein_iqr"]), _fmt(s["real_baseline"]["mean_ks_statistic"])]
-               for g, s in p["summary"].items()]
-    failures = [[html.escape(k), _fmt(f["n_records"])] + [_fmt(f["status"][s]) for s in ("ok", "no_r_peaks", "delineation_failed")]
-                + [_fmt(sum(f["missing"].values()))] for k, f in p["failures"].items()]
+        rows.append(
+            [
+                html.escape(feature),
+                _fmt(d["real_median"]),
+                _fmt(d["synthetic_median"]),
+                _fmt(d["wasserstein"]),
+                _fmt(d["wasserstein_iqr"]),
+                _fmt(d["ks_statistic"]),
+                _fmt(base["wasserstein_iqr"]),
+                _fmt(base["ks_statistic"]),
+            ]
+        )
+    summary = [
+        [
+            html.escape(g),
+            _fmt(s["synthetic"]["mean_wasserstein_iqr"]),
+            _fmt(s["synthetic"]["mean_ks_statistic"]),
+            _fmt(s["real_baseline"]["mean_wasserstein_iqr"]),
+            _fmt(s["real_baseline"]["mean_ks_statistic"]),
+        ]
+        for g, s in p["summary"].items()
+    ]
+    failures = [
+        [html.escape(k), _fmt(f["n_records"])]
+        + [_fmt(f["status"][s]) for s in ("ok", "no_r_peaks", "delineation_failed")]
+        + [_fmt(sum(f["missing"].values()))]
+        for k, f in p["failures"].items()
+    ]
     skipped = p["synthetic_vs_real"]["skipped"]
-    return "\n".join([
-        "<h2>Physiological plausibility</h2>",
-        f"<p class='note'>NeuroKit2 delineation of lead II. Real: {_fmt(p['sets']['real'])}; synthetic: {_fmt(p['sets']['synthetic'])}; "
-        f"baseline: {_fmt(p['sets']['real_baseline'])} against the same real set. W/IQR: Wasserstein distance divided by the real "
-        "interquartile range.</p>",
-        _table(["feature", "real median", "synthetic median", "Wasserstein", "W/IQR", "KS", "baseline W/IQR", "baseline KS"], rows),
-        "<h3>Per statement (mean over features)</h3>",
-        _table(["group", "synthetic W/IQR", "synthetic KS", "baseline W/IQR", "baseline KS"], summary),
-        ("<p class='note'>Skipped statements: " + html.escape("; ".join(f"{k}: {v}" for k, v in skipped.items())) + "</p>") if skipped else "",
-        "<h3>Delineation failures (counted, not dropped)</h3>",
-        _table(["set", "records", "ok", "no R peaks", "delineation failed", "missing values"], failures),
-        _img(result, "feature_histograms", "feature histograms"),
-    ])
+    return "\n".join(
+        [
+            "<h2>Physiological plausibility</h2>",
+            f"<p class='note'>sssd-ecg measure (LUDB-validated delineator). Real: {_fmt(p['sets']['real'])}; "
+            f"synthetic: {_fmt(p['sets']['synthetic'])}; "
+            f"baseline: {_fmt(p['sets']['real_baseline'])} against the same real set. "
+            "W/IQR: Wasserstein distance divided by the real "
+            "interquartile range.</p>",
+            _table(
+                [
+                    "feature",
+                    "real median",
+                    "synthetic median",
+                    "Wasserstein",
+                    "W/IQR",
+                    "KS",
+                    "baseline W/IQR",
+                    "baseline KS",
+                ],
+                rows,
+            ),
+            "<h3>Per statement (mean over features)</h3>",
+            _table(["group", "synthetic W/IQR", "synthetic KS", "baseline W/IQR", "baseline KS"], summary),
+            (
+                "<p class='note'>Skipped statements: "
+                + html.escape("; ".join(f"{k}: {v}" for k, v in skipped.items()))
+                + "</p>"
+            )
+            if skipped
+            else "",
+            "<h3>Delineation failures (counted, not dropped)</h3>",
+            _table(["set", "records", "ok", "no R peaks", "delineation failed", "missing values"], failures),
+            _img(result, "feature_histograms", "feature histograms"),
+        ]
+    )
 
 
 def _privacy_html(result: EvaluationResult) -> str:
@@ -629,9 +736,13 @@ def _privacy_html(result: EvaluationResult) -> str:
                "degenerate": "<span class='flag'>DEGENERATE: every synthetic ECG is flat or non-physiological</span>"}
     d = p["degenerate"]
     reasons = f" ({html.escape(', '.join(f'{k}: {v}' for k, v in d['reasons'].items()))})" if d["reasons"] else ""
-    rows = [["degenerate synthetic ECGs (not compared)", f"{d['n']} of {d['n_records']}: {_ci(d['rate'], d['rate_ci'])}"
-             + reasons],
-            ["exact copies of training records", _fmt(p["n_exact_copies"])]]
+    rows = [
+        [
+            "degenerate synthetic ECGs (not compared)",
+            f"{d['n']} of {d['n_records']}: {_ci(d['rate'], d['rate_ci'])}" + reasons,
+        ],
+        ["exact copies of training records", _fmt(p["n_exact_copies"])],
+    ]
     if p["status"] != "degenerate":
         mia = p["membership_inference"]
         rate = _ci(p["memorisation_rate"], p["memorisation_rate_ci"])
@@ -644,10 +755,17 @@ def _privacy_html(result: EvaluationResult) -> str:
                   f"{_fmt(p['median_similarity_synthetic'], 4)} / {_fmt(p['median_similarity_holdout'], 4)}"],
                  ["membership-inference ROC-AUC", f"{_ci(mia['roc_auc'], mia['roc_auc_ci'])} "
                                                   f"({mia['n_members']} members, {mia['n_non_members']} non-members)"]]
-    return "\n".join(["<h2>Privacy audit</h2>", f"<p>{verdict[p['status']]}</p>",
-                      f"<p class='note'>Training set: {_fmt(p['sets']['train'])}; held-out: {_fmt(p['sets']['holdout'])}; "
-                      f"synthetic: {_fmt(p['sets']['synthetic'])}. Similarity: normalised cross-correlation of the "
-                      "mean-free leads, maximised over time shifts up to 1 s, invariant to sign and gain.</p>",
-                      _table(["quantity", "value"], rows),
-                      _img(result, "similarity_histogram", "similarity histogram"),
-                      _img(result, "attack_roc", "attack ROC"), "<h3>Closest pairs</h3>", _img(result, "closest_pairs", "closest pairs")])
+    return "\n".join(
+        [
+            "<h2>Privacy audit</h2>",
+            f"<p>{verdict[p['status']]}</p>",
+            f"<p class='note'>Training set: {_fmt(p['sets']['train'])}; held-out: {_fmt(p['sets']['holdout'])}; "
+            f"synthetic: {_fmt(p['sets']['synthetic'])}. Similarity: normalised cross-correlation of the "
+            "mean-free leads, maximised over time shifts up to 1 s, invariant to sign and gain.</p>",
+            _table(["quantity", "value"], rows),
+            _img(result, "similarity_histogram", "similarity histogram"),
+            _img(result, "attack_roc", "attack ROC"),
+            "<h3>Closest pairs</h3>",
+            _img(result, "closest_pairs", "closest pairs"),
+        ]
+    )

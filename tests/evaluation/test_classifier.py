@@ -62,7 +62,7 @@ def test_residual_branches_start_as_identity():
 def test_presets_build(preset):
     config = ECGClassifierConfig.from_preset(preset, ["AFIB"])
     assert config.num_labels == 1
-    if preset in ("tiny", "xresnet1d18"):
+    if preset in ("tiny", "xresnet1d18_small", "xresnet1d18"):
         assert ECGClassifierModel(config).eval()(torch.randn(1, 12, 250)).logits.shape == (1, 1)
 
 
@@ -105,7 +105,8 @@ def test_auto_classes_and_remote_code(tmp_path):
         "sys.modules['sssd_hf'] = None  # sssd-hf must not be needed\n"
         "from transformers import AutoModel\n"
         f"m = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()\n"
-        "print(type(m).__module__.startswith('transformers_modules'), json.dumps(m(torch.ones(1, 12, 100)).logits.tolist()))\n"
+        "print(type(m).__module__.startswith('transformers_modules'),"
+        " json.dumps(m(torch.ones(1, 12, 100)).logits.tolist()))\n"
     )
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
@@ -113,3 +114,11 @@ def test_auto_classes_and_remote_code(tmp_path):
     remote, logits = done.stdout.strip().splitlines()[-1].split(" ", 1)
     assert remote == "True"
     np.testing.assert_allclose(np.array(json.loads(logits)), np.array(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_the_cpu_preset_is_a_narrow_xresnet1d18():
+    small = ECGClassifierModel(ECGClassifierConfig.from_preset("xresnet1d18_small", ["AFIB"]))
+    full = ECGClassifierModel(ECGClassifierConfig.from_preset("xresnet1d18", ["AFIB"]))
+    assert PRESETS["xresnet1d18_small"]["depths"] == PRESETS["xresnet1d18"]["depths"]
+    n_small, n_full = (sum(p.numel() for p in m.parameters()) for m in (small, full))
+    assert n_small < 500_000 < 5_000_000 < n_full

@@ -16,7 +16,11 @@ FAST = ["--classifier", "tiny", "--epochs", "4", "--batch-size", "8", "--learnin
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, real_train, real_test, independent):
     folder = tmp_path_factory.mktemp("inputs")
-    save_npz(folder / "real.npz", concat([real_train, real_test]), split=["train"] * len(real_train) + ["test"] * len(real_test))
+    save_npz(
+        folder / "real.npz",
+        concat([real_train, real_test]),
+        split=["train"] * len(real_train) + ["test"] * len(real_test),
+    )
     save_npz(folder / "synthetic.npz", independent)
     rng = np.random.default_rng(0)
     copies = ECGSet(real_train.signal[:24] + rng.normal(0, 0.01, real_train.signal[:24].shape).astype(np.float32),
@@ -28,21 +32,49 @@ def inputs(tmp_path_factory, real_train, real_test, independent):
 @pytest.fixture(scope="module")
 def full_report(inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    code = main(["evaluate", "--real", str(inputs / "real.npz"), "--synthetic", str(inputs / "synthetic.npz"), "--out", str(out),
-                 "--protocols", "TRTR,TSTR,TRTS,augment", "--augment-statement", "STACH", "--statements", "SBRAD,STACH",
-                 "--save-classifiers", *FAST])
+    code = main(
+        [
+            "evaluate",
+            "--real",
+            str(inputs / "real.npz"),
+            "--synthetic",
+            str(inputs / "synthetic.npz"),
+            "--out",
+            str(out),
+            "--protocols",
+            "TRTR,TSTR,TRTS,augment",
+            "--augment-statement",
+            "STACH",
+            "--statements",
+            "SBRAD,STACH",
+            "--save-classifiers",
+            *FAST,
+        ]
+    )
     assert code == 0
     return out
 
 
 def test_report_files_are_complete(full_report):
     names = sorted(os.listdir(full_report))
-    assert names == ["classifiers", "measurements_real.csv", "measurements_real_baseline.csv", "measurements_synthetic.csv",
-                     "privacy.md", "report.html", "report.json"]
+    assert names == [
+        "classifiers",
+        "measurements_real.csv",
+        "measurements_real_baseline.csv",
+        "measurements_synthetic.csv",
+        "privacy.md",
+        "report.html",
+        "report.json",
+    ]
     assert sorted(os.listdir(full_report / "classifiers")) == ["TRTR", "TSTR", "augment"]
     from sssd_hf.evaluation.classifier import ECGClassifierModel
 
-    assert ECGClassifierModel.from_pretrained(full_report / "classifiers" / "TSTR").config.label_names == ["NORM", "SBRAD", "SR", "STACH"]
+    assert ECGClassifierModel.from_pretrained(full_report / "classifiers" / "TSTR").config.label_names == [
+        "NORM",
+        "SBRAD",
+        "SR",
+        "STACH",
+    ]
 
 
 def test_json_report_content(full_report):
@@ -77,7 +109,13 @@ def test_json_report_content(full_report):
 
 def test_html_report_has_tables_and_embedded_figures(full_report):
     page = (full_report / "report.html").read_text()
-    for heading in ("Downstream utility", "Feature-space distances", "Physiological plausibility", "Privacy audit", "Example ECGs"):
+    for heading in (
+        "Downstream utility",
+        "Feature-space distances",
+        "Physiological plausibility",
+        "Privacy audit",
+        "Example ECGs",
+    ):
         assert heading in page
     assert page.count("data:image/png;base64,") >= 12
     assert "not flagged" in page and "FLAGGED" not in page
@@ -86,8 +124,20 @@ def test_html_report_has_tables_and_embedded_figures(full_report):
 
 
 def test_copied_training_records_are_flagged_in_the_report(inputs, tmp_path, capsys):
-    code = main(["evaluate", "--real", str(inputs / "real.npz"), "--synthetic", str(inputs / "copies.npz"), "--out", str(tmp_path),
-                 "--sections", "privacy", *FAST])
+    code = main(
+        [
+            "evaluate",
+            "--real",
+            str(inputs / "real.npz"),
+            "--synthetic",
+            str(inputs / "copies.npz"),
+            "--out",
+            str(tmp_path),
+            "--sections",
+            "privacy",
+            *FAST,
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["headline"]["memorisation_flagged"] is True and report["privacy"]["memorisation_rate"] == 1.0
@@ -112,10 +162,22 @@ def test_copied_training_records_are_flagged_in_the_report(inputs, tmp_path, cap
     ],
 )
 def test_input_errors_exit_2_with_a_message(inputs, tmp_path, capsys, extra, message):
-    args = ["evaluate", "--real", str(inputs / "real.npz"), "--synthetic", str(inputs / "synthetic.npz"), "--out", str(tmp_path / "r")]
+    args = [
+        "evaluate",
+        "--real",
+        str(inputs / "real.npz"),
+        "--synthetic",
+        str(inputs / "synthetic.npz"),
+        "--out",
+        str(tmp_path / "r"),
+    ]
     args += FAST
     # later options override earlier ones in argparse
-    code = main(args + extra if not extra[0] == "--synthetic" else [a if a != str(inputs / "synthetic.npz") else str(tmp_path / extra[1]) for a in args])
+    code = main(
+        args + extra
+        if not extra[0] == "--synthetic"
+        else [a if a != str(inputs / "synthetic.npz") else str(tmp_path / extra[1]) for a in args]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("sssd-ecg evaluate: error:")
@@ -170,12 +232,33 @@ def test_datasets_folders_with_validation_split(real_train, real_test, independe
     def to_dataset(ecgs):
         return datasets.Dataset.from_dict({"signal": ecgs.signal, "labels": ecgs.label_lists()}, features=features)
 
-    datasets.DatasetDict({"train": to_dataset(real_train.subset(range(0, 36, 2))), "validation": to_dataset(real_train.subset(range(1, 36, 2))),
-                          "test": to_dataset(real_test)}).save_to_disk(tmp_path / "real")
-    datasets.DatasetDict({"train": to_dataset(independent.subset(range(0, 24, 2))),
-                          "test": to_dataset(independent.subset(range(1, 24, 2)))}).save_to_disk(tmp_path / "synthetic")
-    code = main(["evaluate", "--real", str(tmp_path / "real"), "--synthetic", str(tmp_path / "synthetic"), "--out", str(tmp_path / "out"),
-                 "--sections", "utility", *FAST])
+    datasets.DatasetDict(
+        {
+            "train": to_dataset(real_train.subset(range(0, 36, 2))),
+            "validation": to_dataset(real_train.subset(range(1, 36, 2))),
+            "test": to_dataset(real_test),
+        }
+    ).save_to_disk(tmp_path / "real")
+    datasets.DatasetDict(
+        {
+            "train": to_dataset(independent.subset(range(0, 24, 2))),
+            "test": to_dataset(independent.subset(range(1, 24, 2))),
+        }
+    ).save_to_disk(tmp_path / "synthetic")
+    code = main(
+        [
+            "evaluate",
+            "--real",
+            str(tmp_path / "real"),
+            "--synthetic",
+            str(tmp_path / "synthetic"),
+            "--out",
+            str(tmp_path / "out"),
+            "--sections",
+            "utility",
+            *FAST,
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["utility"]["tracking_set"] == "real[validation]"
@@ -193,19 +276,68 @@ def test_with_the_data_modules_real_and_synthetic_datasets(tmp_path, capsys):
     from ..conftest import fixture_path
 
     write_ptbxl_fixture(tmp_path / "ptbxl", fixture_path("ptbxl", "ptbxl_database_sample.csv"), num_records=48)
-    make_tiny_pipeline(label_names=("NORM", "AFIB", "SR", "STACH"), sample_length=1000, seed=0).save_pretrained(tmp_path / "pipe")
-    assert main(["convert-ptbxl", str(tmp_path / "ptbxl"), "--out", str(tmp_path / "real"), "--num-workers", "0", "--no-progress"]) == 0
-    build = ["build-dataset", "--model", str(tmp_path / "pipe"), "--like", str(tmp_path / "ptbxl"), "--steps", "2", "--no-progress"]
+    make_tiny_pipeline(label_names=("NORM", "AFIB", "SR", "STACH"), sample_length=1000, seed=0).save_pretrained(
+        tmp_path / "pipe"
+    )
+    assert (
+        main(
+            [
+                "convert-ptbxl",
+                str(tmp_path / "ptbxl"),
+                "--out",
+                str(tmp_path / "real"),
+                "--num-workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    build = [
+        "build-dataset",
+        "--model",
+        str(tmp_path / "pipe"),
+        "--like",
+        str(tmp_path / "ptbxl"),
+        "--steps",
+        "2",
+        "--no-progress",
+    ]
     assert main(build + ["--out", str(tmp_path / "synthetic")]) == 0
-    assert main(["evaluate", "--real", str(tmp_path / "real"), "--synthetic", str(tmp_path / "synthetic"), "--out", str(tmp_path / "report"),
-                 "--labels", "NORM,AFIB,SR", "--sections", "utility,physiology,privacy", *FAST]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--real",
+                str(tmp_path / "real"),
+                "--synthetic",
+                str(tmp_path / "synthetic"),
+                "--out",
+                str(tmp_path / "report"),
+                "--labels",
+                "NORM,AFIB,SR",
+                "--sections",
+                "utility,physiology,privacy",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert report["inputs"]["real_test"]["name"] == "real[test]" and report["utility"]["tracking_set"] == "real[validation]"
+    assert (
+        report["inputs"]["real_test"]["name"] == "real[test]"
+        and report["utility"]["tracking_set"] == "real[validation]"
+    )
     assert report["utility"]["protocols"]["TSTR"]["train_set"] == "synthetic[train]"
     smallest = min(report["inputs"]["real_test"]["n_records"], report["inputs"]["synthetic_test"]["n_records"])
     assert smallest < 10  # a test fold this small is not measured: the report says so instead of computing
     assert report["physiology"]["not_computed"] == ("needs at least 10 records in each of the real test, synthetic "
                                                     f"and real baseline sets; the smallest has {smallest}")
     assert report["headline"]["physiology_mean_ks_synthetic"] is None
-    assert main(build + ["--out", str(tmp_path / "synthetic"), "--privacy-report", str(tmp_path / "report" / "privacy.md")]) == 0
+    assert (
+        main(
+            build + ["--out", str(tmp_path / "synthetic"), "--privacy-report", str(tmp_path / "report" / "privacy.md")]
+        )
+        == 0
+    )
     assert "Membership-inference attack" in (tmp_path / "synthetic" / "README.md").read_text()
