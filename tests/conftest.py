@@ -26,6 +26,10 @@ def fixture_path(*parts: str) -> str:
 def shared_path(*parts: str) -> str:
     """Path of ``../shared/<parts>``, or of its vendored copy under tests/fixtures/ (``data/x/y`` ->
     ``tests/fixtures/x/y``) when that exists; skips the calling test only when neither exists."""
+    if parts and parts[0] == "reference":
+        vendored = os.path.join(FIXTURES, *parts)
+        if os.path.exists(vendored):
+            return vendored
     if parts and parts[0] == "data":
         vendored = os.path.join(FIXTURES, *parts[1:])
         if os.path.exists(vendored):
