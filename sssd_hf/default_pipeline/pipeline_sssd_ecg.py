@@ -473,7 +473,7 @@ class SSSDECGPipeline(DiffusionPipeline):
             raise FloatingPointError("Sampling produced NaN or infinite values; check the model weights and dtype")
         result_labels = codes if codes is not None else [None] * total
         lead_names = list(config.generated_leads) if output_type == "latent" else list(STANDARD_LEADS)
-        ecgs_out = ecgs.numpy().astype(np.float32) if output_type == "np" else ecgs
+        ecgs_out = ecgs.float().numpy() if output_type == "np" else ecgs
         if not return_dict:
             return (ecgs_out, lead_names, config.sampling_rate, result_labels)
         return SSSDECGPipelineOutput(

@@ -38,6 +38,15 @@ def test_output_layout_and_units(tiny_pipeline):
     assert torch.is_tensor(_run(tiny_pipeline, output_type="pt").ecgs)
 
 
+def test_bf16_autocast_sampling_returns_float32_millivolts(tiny_pipeline):
+    """Under CPU bf16 autocast (faster sampling) the numpy output is float32 and close to fp32 sampling."""
+    reference = _run(tiny_pipeline).ecgs
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ecgs = _run(tiny_pipeline).ecgs
+    assert ecgs.dtype == np.float32 and ecgs.shape == reference.shape and np.isfinite(ecgs).all()
+    assert np.abs(ecgs - reference).max() < 0.1 * np.abs(reference).max()
+
+
 def test_seeded_generation_is_reproducible_and_seed_dependent(tiny_pipeline):
     a, b, c = _run(tiny_pipeline, seed=1), _run(tiny_pipeline, seed=1), _run(tiny_pipeline, seed=2)
     np.testing.assert_array_equal(a.ecgs, b.ecgs)
