@@ -11,6 +11,8 @@ import os
 import sys
 from typing import List, Optional
 
+from ..schedulers.samplers import DEFAULT_SAMPLER, SAMPLERS
+
 
 def add_parser(subparsers) -> None:
     """Register the data sub-commands on the ``sssd-ecg`` parser."""
@@ -202,6 +204,8 @@ def _add_build_dataset(subparsers) -> None:
         "--min-likelihood", type=float, default=0.0, help="ignore statements below this likelihood (percent)"
     )
     sampling = parser.add_argument_group("sampling")
+    sampling.add_argument("--scheduler", default=DEFAULT_SAMPLER, choices=list(SAMPLERS),
+                          help=f"sampler (default: {DEFAULT_SAMPLER}, the pipeline's own)")
     sampling.add_argument("--steps", type=int, default=200, help="denoising steps (default: 200)")
     sampling.add_argument("--batch-size", type=int, default=16, help="ECGs denoised at once per process (default: 16)")
     sampling.add_argument(
@@ -249,7 +253,8 @@ def _run_build_dataset(args) -> int:
         limit=args.limit, oversample=parse_oversample(args.oversample), min_likelihood=args.min_likelihood,
     )
     result = build_synthetic_dataset(
-        model, args.like, args.out, selection=selection, num_inference_steps=args.steps, batch_size=args.batch_size,
+        model, args.like, args.out, selection=selection, num_inference_steps=args.steps, scheduler=args.scheduler,
+        batch_size=args.batch_size,
         guidance_scale=args.guidance_scale, seed=args.seed, chunk_size=args.chunk_size, shard_size=args.shard_size,
         wfdb_export=args.wfdb_export, license=args.license, pretty_name=args.pretty_name,
         training_data=args.training_data, privacy_report=args.privacy_report, repo_id=args.push_to_hub,

@@ -288,3 +288,21 @@ def test_privacy_report_and_card_options_update_a_finished_build(reference, tiny
     assert card.data.license == "cc-by-sa-4.0"
     assert "- **dcr_synthetic_median**: 1.23" in card.text and "  - **auc**: 0.51" in card.text
     assert "**Training data of the model:** PTB-XL folds 1-8" in card.text
+
+
+def test_the_sampler_is_a_setting_of_the_build(reference, tiny_pipeline_dir, subset_csv, tmp_path, capsys):
+    """``--scheduler`` picks a sampler of the one registry; it is part of the build's settings, so a
+    finished DDPM build is not resumed with DPM-Solver++, and the ECGs differ from the DDPM ones."""
+    capsys.readouterr()
+    assert main(_build_args(tiny_pipeline_dir, subset_csv, reference, 16, 4, "--scheduler", "dpm")) == 2
+    assert "different settings (changed: scheduler)" in capsys.readouterr().err
+    out = tmp_path / "dpm"
+    assert main(_build_args(tiny_pipeline_dir, subset_csv, out, 4, 4, "--scheduler", "dpm")) == 0
+    dpm, ddpm = _signals(out), _signals(reference)
+    assert set(dpm) <= set(ddpm)
+    for ecg_id, row in dpm.items():
+        assert row[:4] == ddpm[ecg_id][:4] and np.isfinite(row[4]).all()
+        assert not np.allclose(row[4], ddpm[ecg_id][4])
+    with pytest.raises(SystemExit):
+        main(_build_args(tiny_pipeline_dir, subset_csv, tmp_path / "x", 4, 4, "--scheduler", "euler"))
+    assert "invalid choice: 'euler'" in capsys.readouterr().err and not (tmp_path / "x").exists()

@@ -10,6 +10,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from typing import Dict, Optional
 
+from ...schedulers.samplers import get_sampler, make_scheduler
 from ..card import resolve_template
 from ..chunks import for_process
 from ..ptbxl_layout import database_path
@@ -64,6 +65,7 @@ def build_synthetic_dataset(
     *,
     selection: Optional[Selection] = None,
     num_inference_steps: int = 200,
+    scheduler: str = "ddpm",
     batch_size: int = 16,
     guidance_scale: float = 1.0,
     seed: int = 0,
@@ -86,6 +88,7 @@ def build_synthetic_dataset(
         out: output folder (Hub-ready dataset repository).
         selection: subset, per-statement count, limit, oversampling (:class:`Selection`).
         num_inference_steps, batch_size, guidance_scale, seed: sampling settings.
+        scheduler: a sampler of :data:`sssd_hf.schedulers.samplers.SAMPLERS` (``ddpm``: the pipeline's own).
         chunk_size: ECGs per resumable chunk; shard_size: rows per parquet shard.
         wfdb_export: also write ``out/wfdb`` in PTB-XL's layout (:func:`export_wfdb`).
         license, pretty_name, training_data, privacy_report, repo_id, card_template: card content.
@@ -93,8 +96,11 @@ def build_synthetic_dataset(
     selection = selection or Selection()
     if num_inference_steps < 1 or batch_size < 1 or chunk_size < 1 or shard_size < 1:
         raise ValueError("--steps, --batch-size, --chunk-size and --shard-size must be >= 1")
+    sampler = get_sampler(scheduler)  # an unknown name fails before the model loads
     state_ = _process_state()
     pipe = generate.load_pipeline(model, state_.device)
+    if sampler.scheduler_class is not None:
+        pipe.scheduler = make_scheduler(sampler.name, pipe.scheduler.config)
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)
     config = pipe.model.config
@@ -111,6 +117,7 @@ def build_synthetic_dataset(
         "source_sha256": _sha256_file(database_path(like)),
         "selection": asdict(selection) | {"oversample": dict(selection.oversample)},
         "num_inference_steps": int(num_inference_steps),
+        "scheduler": sampler.name,
         "guidance_scale": float(guidance_scale),
         "seed": int(seed),
         "chunk_size": int(chunk_size),
