@@ -193,6 +193,7 @@ _DEFAULT_CARD_TEXT = {
         "less faithfully. Label control, physiological plausibility and privacy should be measured with "
         "`sssd-ecg evaluate` before using a synthetic set."
     ),
+    "evaluation": "",  # Markdown of measured figures; the section is left out when empty
 }
 
 
@@ -230,9 +231,10 @@ def render_model_card(config: Any, extra: Optional[Dict[str, str]] = None) -> st
     """A model card (README.md with YAML metadata) describing a model from its config, rendered
     from ``sssd_hf/templates/model_card.md`` through ``huggingface_hub.ModelCard``.
 
-    ``extra`` may carry ``intended_use``, ``training_data``, ``limitations`` and ``training``
-    paragraphs (Markdown) that replace the generic ones, and ``datasets`` (a list of Hub dataset
-    ids) for the metadata.
+    ``extra`` may carry ``intended_use``, ``training_data``, ``limitations``, ``training`` and
+    ``evaluation`` paragraphs (Markdown) that replace the generic ones, ``datasets`` (a list of Hub
+    dataset ids) and ``license`` (default ``mit``; ``cc-by-4.0`` for weights derived from PTB-XL) for
+    the metadata.
     """
     from huggingface_hub import ModelCard
 
@@ -240,7 +242,8 @@ def render_model_card(config: Any, extra: Optional[Dict[str, str]] = None) -> st
 
     extra = dict(extra or {})
     datasets = extra.pop("datasets", None)
+    license = extra.pop("license", "mit")
     if isinstance(datasets, str):
         datasets = [datasets]
-    return render_card(ModelCard, model_card_data(config, datasets), MODEL_CARD_TEMPLATE,
+    return render_card(ModelCard, model_card_data(config, datasets, license), MODEL_CARD_TEMPLATE,
                        model_card_variables(config, extra))

@@ -1,0 +1,94 @@
+"""training/evaluate_default.py (fold-10 figures of the PTB-XL default) and write_default_card.py,
+on the real PTB-XL records vendored in tests/fixtures/ptbxl (CC BY 4.0)."""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+from .conftest import REPO_ROOT
+
+PTBXL = os.path.join(REPO_ROOT, "tests", "fixtures", "ptbxl")
+CODES = ["NORM", "SR", "SBRAD", "STACH", "AFIB", "CRBBB"]
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO_ROOT, "training", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def evaluate_default():
+    return _script("evaluate_default")
+
+
+@pytest.fixture(scope="module")
+def real_fidelity(evaluate_default):
+    sets = evaluate_default.real_sets(PTBXL, CODES)
+    records = evaluate_default.merge(list(sets.values()))
+    return records, evaluate_default.fidelity(records["signal"], records["labels"])
+
+
+def test_wilson_interval_matches_the_formula(evaluate_default):
+    assert evaluate_default.wilson(0, 10) == pytest.approx([0.0, 0.2775], abs=1e-4)
+    assert evaluate_default.wilson(5, 10) == pytest.approx([0.2366, 0.7634], abs=1e-4)
+    assert evaluate_default.wilson(10, 10)[1] == pytest.approx(1.0)
+    assert all(np.isnan(evaluate_default.wilson(0, 0)))
+
+
+def test_sinus_groups_leave_out_other_rhythms(evaluate_default):
+    group = evaluate_default.rhythm_group
+    assert group(["NORM", "SR"], "SR") and group(["NORM", "SR"], "NORM")
+    assert not group(["NORM", "SBRAD"], "NORM")  # a bradycardic NORM is not 60-100 bpm
+    assert group(["NORM", "SBRAD"], "SBRAD") and not group(["SR"], "AFIB")
+
+
+def test_fidelity_of_real_ptbxl_records_is_what_their_statements_say(real_fidelity):
+    """The yardstick on real ECGs: labelled SBRAD / SR / STACH records lie in their rate bands, real
+    AFIB is irregular and sinus rhythm is not (the same delineator the card's figures use)."""
+    records, fid = real_fidelity
+    assert fid["n"] == len(records["signal"]) == 6
+    for code in ("SBRAD", "SR", "STACH"):
+        entry = fid["heart_rate"][code]["in_range"]
+        assert entry["n"] >= 1 and entry["fraction"] == 1.0, (code, entry)
+    assert fid["afib_rr"]["AFIB"]["irregular"]["fraction"] == 1.0
+    assert fid["afib_rr"]["SR"]["irregular"]["fraction"] == 0.0
+    assert fid["afib_rr"]["SR"]["rr_cv"]["median"] < 0.05 < fid["afib_rr"]["AFIB"]["rr_cv"]["median"]
+    amplitude = fid["amplitude_mv"]
+    assert set(amplitude) >= {"I", "II", "V1", "V6"} and all(0.2 < a["median"] < 5.0 for a in amplitude.values())
+
+
+def test_the_card_carries_the_measured_figures(real_fidelity, tmp_path):
+    from sssd_hf.testing import make_tiny_pipeline
+
+    _, fid = real_fidelity
+    pipeline = tmp_path / "pipeline"
+    make_tiny_pipeline(label_names=tuple(CODES)).save_pretrained(str(pipeline))
+    results_dir = tmp_path / "results"
+    results_dir.mkdir()
+    headline = {"memorisation_flagged": False, "privacy_status": "ok"}
+    for key, value in {"TRTR_roc_auc": 0.8, "TSTR_roc_auc": 0.72, "TRTS_roc_auc": 0.75, "memorisation_rate": 0.01,
+                       "membership_inference_auc": 0.51, "degenerate_rate": 0.0}.items():
+        headline.update({key: value, f"{key}_ci": [value - 0.05, value + 0.05], f"{key}_n": 255})
+    results = {"sampling": {"scheduler": "dpm", "steps": 20}, "evaluate": {"headline": headline},
+               "fidelity": {"synthetic_all_folds": fid, "real_fold10": fid, "real_folds1_8": fid,
+                            "amplitude_within_real_fold10_p5_p95": {lead: True for lead in fid["amplitude_mv"]}}}
+    (results_dir / "fold10.json").write_text(json.dumps(results))
+    (results_dir / "generated_vs_real.png").write_bytes(b"\x89PNG\r\n")
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("\n".join(json.dumps(r) for r in [
+        {"step": 25, "loss": 0.1, "window_seconds": 30.0}, {"step": 50, "loss": 0.05, "window_seconds": 30.0},
+        {"step": 50, "validation_loss": 0.04}]) + "\n")
+    card_script = _script("write_default_card")
+    assert card_script.main(["--pipeline", str(pipeline), "--results", str(results_dir / "fold10.json"),
+                             "--metrics", str(metrics), "--ptbxl", PTBXL]) == 0
+    card = (pipeline / "README.md").read_text()
+    assert "license: cc-by-4.0" in card and "Scientific Data 7, 154" in card
+    assert "0.800 [0.750, 0.850] (n = 255)" in card and "TSTR / TRTR = 0.90" in card
+    assert "| SBRAD | heart rate < 60 bpm | 100 %" in card and "flagged: **no**" in card
+    assert "50 optimizer steps" in card and "0.0400 at 50" in card
+    assert (pipeline / "generated_vs_real.png").is_file()
