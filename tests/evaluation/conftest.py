@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 
-from sssd_hf.evaluation.data import ECGSet
+from sssd_hf.evaluation.data import ECGSet, concat, save_npz
 
 SAMPLING_RATE = 100
 SECONDS = 10
@@ -113,3 +113,11 @@ def noise(real_test) -> ECGSet:
     std = real_test.signal.std(axis=(0, 2))[None, :, None]
     return ECGSet(rng.normal(0, 1, real_test.signal.shape).astype(np.float32) * std, real_test.labels, LABEL_NAMES,
                   SAMPLING_RATE, name="noise")
+
+
+def write_cli_inputs(folder, real_train: ECGSet, real_test: ECGSet, independent: ECGSet):
+    """``folder/real.npz`` (splits train / test) and ``folder/synthetic.npz`` for the CLI tests; returns ``folder``."""
+    save_npz(folder / "real.npz", concat([real_train, real_test]),
+             split=["train"] * len(real_train) + ["test"] * len(real_test))
+    save_npz(folder / "synthetic.npz", independent)
+    return folder

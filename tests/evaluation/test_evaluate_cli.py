@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from sssd_hf.cli import main
-from sssd_hf.evaluation.data import concat, save_npz
+
+from .conftest import write_cli_inputs
 
 FAST = [
     "--classifier",
@@ -35,14 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, real_train, real_test, independent):
-    folder = tmp_path_factory.mktemp("inputs")
-    save_npz(
-        folder / "real.npz",
-        concat([real_train, real_test]),
-        split=["train"] * len(real_train) + ["test"] * len(real_test),
-    )
-    save_npz(folder / "synthetic.npz", independent)
-    return folder
+    return write_cli_inputs(tmp_path_factory.mktemp("inputs"), real_train, real_test, independent)
 
 
 def _evaluate(inputs, out, *extra, synthetic="synthetic.npz"):

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from sssd_hf.cli import main
-from sssd_hf.evaluation.data import ECGSet, concat, save_npz
+from sssd_hf.evaluation.data import ECGSet, save_npz
+
+from .conftest import write_cli_inputs
 
 FAST = ["--classifier", "tiny", "--epochs", "4", "--batch-size", "8", "--learning-rate", "0.01", "--eval-every", "2",
         "--bootstrap", "20", "--cpu"]
@@ -15,13 +17,7 @@ FAST = ["--classifier", "tiny", "--epochs", "4", "--batch-size", "8", "--learnin
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, real_train, real_test, independent):
-    folder = tmp_path_factory.mktemp("inputs")
-    save_npz(
-        folder / "real.npz",
-        concat([real_train, real_test]),
-        split=["train"] * len(real_train) + ["test"] * len(real_test),
-    )
-    save_npz(folder / "synthetic.npz", independent)
+    folder = write_cli_inputs(tmp_path_factory.mktemp("inputs"), real_train, real_test, independent)
     rng = np.random.default_rng(0)
     copies = ECGSet(real_train.signal[:24] + rng.normal(0, 0.01, real_train.signal[:24].shape).astype(np.float32),
                     real_train.labels[:24], real_train.label_names, name="copies")
