@@ -1,0 +1,118 @@
+"""DRAFT for tests/training/test_default_pipeline.py once the PTB-XL model is installed as the default (issue 15).
+
+The bundled default pipeline: SSSD-ECG-nle trained on the real PTB-XL slice."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from sssd_hf.defaults import DEFAULT_PIPELINE_DIR, default_pipeline_path
+
+from .conftest import REPO_ROOT
+
+#: Statements the issue requires the default to know.
+REQUIRED = ("NORM", "SR", "SBRAD", "STACH", "AFIB")
+#: ECGs per label set in the heart-rate test (seeded: the test is deterministic on a CPU).
+PER_LABEL_SET = 6
+
+
+def _card() -> str:
+    with open(os.path.join(default_pipeline_path(), "README.md"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_default_pipeline_is_bundled_small_and_credits_ptbxl():
+    folder = default_pipeline_path()
+    assert folder == DEFAULT_PIPELINE_DIR and os.path.isfile(os.path.join(folder, "model_index.json"))
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files
+               if "__pycache__" not in d)
+    assert size < 10 * 2**20
+    card = _card()
+    assert "license: cc-by-4.0" in card
+    assert "PTB-XL" in card and "Scientific Data 7, 154" in card and "CC BY 4.0" in card
+    assert "Not for clinical use" in card or "not for clinical use" in card
+    assert "training/configs/ptbxl_default.yaml" in card and "training/evaluate_default.py" in card
+    for section in ("## Evaluation", "### Downstream utility", "### Statement fidelity", "### Privacy audit",
+                    "### Classifier-free guidance", "generated_vs_real.png"):
+        assert section in card, section
+    assert os.path.isfile(os.path.join(folder, "generated_vs_real.png"))
+
+
+def test_card_figures_are_the_committed_measurements():
+    """The card's utility numbers are those of training/results/ptbxl_default/fold10.json (fold 10)."""
+    with open(os.path.join(REPO_ROOT, "training", "results", "ptbxl_default", "fold10.json"), encoding="utf-8") as f:
+        results = json.load(f)
+    headline = results["evaluate"]["headline"]
+    card = _card()
+    for protocol in ("TRTR", "TSTR", "TRTS"):
+        assert f"{headline[f'{protocol}_roc_auc']:.3f} [" in card, protocol
+        assert headline[f"{protocol}_roc_auc_n"] > 0
+
+
+def test_default_pipeline_knows_the_ptbxl_statements():
+    from sssd_hf import SSSDECGPipeline
+
+    with open(os.path.join(REPO_ROOT, "training", "configs", "ptbxl_default.yaml"), encoding="utf-8") as f:
+        import yaml
+
+        trained = yaml.safe_load(f)["model"]["label_names"]
+    pipe = SSSDECGPipeline.from_pretrained(default_pipeline_path())
+    config = pipe.model.config
+    assert list(config.label_names) == trained and set(REQUIRED) <= set(config.label_names)
+    assert config.label_embedding == "nle" and config.learn_null_label
+    assert list(config.generated_leads) == ["I", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    assert (config.sampling_rate, config.sample_length) == (100, 1000)
+    with pytest.raises(ValueError, match="CLBBB"):
+        pipe(labels=["CLBBB"], num_inference_steps=1)
+
+
+@pytest.fixture(scope="module")
+def rhythm_ecgs():
+    """Seeded ECGs of SBRAD, NORM+SR, STACH and AFIB from the bundled default (DPM-Solver++, 20 steps),
+    with their delineator measurements."""
+    from sssd_hf import SSSDECGPipeline
+    from sssd_hf.evaluation import delineation
+    from sssd_hf.schedulers.samplers import make_scheduler
+
+    pipe = SSSDECGPipeline.from_pretrained(default_pipeline_path())
+    pipe.scheduler = make_scheduler("dpm", pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    label_sets = {"SBRAD": ["SBRAD"], "NORM+SR": ["NORM", "SR"], "STACH": ["STACH"], "AFIB": ["AFIB"]}
+    labels = [codes for codes in label_sets.values() for _ in range(PER_LABEL_SET)]
+    out = pipe(labels=labels, num_inference_steps=20, batch_size=len(labels),
+               generator=[torch.Generator().manual_seed(100 + i) for i in range(len(labels))])
+    measured = [delineation.intervals(d) for d in delineation.delineate_many(list(out.ecgs), 100.0)]
+    groups = {name: measured[i * PER_LABEL_SET: (i + 1) * PER_LABEL_SET] for i, name in enumerate(label_sets)}
+    return out.ecgs, groups
+
+
+def test_default_heart_rate_follows_the_rhythm_statement(rhythm_ecgs):
+    """SBRAD < NORM/SR < STACH in median heart rate, each on the right side of 60 and 100 bpm."""
+    _, groups = rhythm_ecgs
+    medians = {name: float(np.nanmedian([m["heart_rate_bpm"] for m in group])) for name, group in groups.items()}
+    assert medians["SBRAD"] < 60.0 < medians["NORM+SR"] < 100.0 < medians["STACH"], medians
+
+
+def test_default_afib_is_irregular_and_sinus_rhythm_is_not(rhythm_ecgs):
+    def rr_cv(m):
+        rr = np.asarray(m["rr_ms"], dtype=float)
+        return float(rr.std() / rr.mean()) if len(rr) >= 3 else float("nan")
+
+    _, groups = rhythm_ecgs
+    cv = {name: float(np.nanmedian([rr_cv(m) for m in groups[name]])) for name in ("AFIB", "NORM+SR")}
+    assert cv["AFIB"] > 0.1 > cv["NORM+SR"], cv
+
+
+def test_default_ecgs_are_finite_millivolt_twelve_lead_records(rhythm_ecgs):
+    from sssd_hf.leads import derive_twelve_leads
+
+    ecgs, _ = rhythm_ecgs
+    assert ecgs.shape == (4 * PER_LABEL_SET, 12, 1000) and np.isfinite(ecgs).all()
+    peak_to_peak = ecgs.max(axis=-1) - ecgs.min(axis=-1)
+    assert 0.2 < float(np.median(peak_to_peak)) < 5.0  # millivolts, as PTB-XL
+    generated = ecgs[:, [0, 5, 6, 7, 8, 9, 10, 11]]
+    leads = ["I", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    np.testing.assert_allclose(derive_twelve_leads(generated, leads), ecgs, atol=1e-5)
