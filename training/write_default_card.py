@@ -195,7 +195,18 @@ def main(argv=None) -> int:
     parser.add_argument("--ptbxl", default="../shared/data/ptbxl")
     parser.add_argument("--machine", default="a 2-core x86-64 CPU (no GPU)")
     args = parser.parse_args(argv)
-    results = json.load(open(args.results, encoding="utf-8"))
+    for flag, path in (("--results", args.results), ("--metrics", args.metrics),
+                       ("--pipeline", os.path.join(args.pipeline, "model", "config.json")),
+                       ("--ptbxl", os.path.join(args.ptbxl, "ptbxl_database.csv"))):
+        if not os.path.isfile(path):
+            parser.error(f"{flag}: {path} not found")
+    try:
+        results = json.load(open(args.results, encoding="utf-8"))
+        missing = [key for key in ("sampling", "evaluate", "fidelity") if key not in results]
+    except (json.JSONDecodeError, AttributeError, TypeError):
+        parser.error(f"--results: {args.results} is not a fold10.json of training/evaluate_default.py")
+    if missing:
+        parser.error(f"--results: {args.results} lacks the stage(s) {missing}; run training/evaluate_default.py")
     config = SSSDECGModel.load_config(os.path.join(args.pipeline, "model"))
     model = SSSDECGModel.from_config(config)
     params = sum(p.numel() for p in model.parameters())

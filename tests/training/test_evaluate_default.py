@@ -92,3 +92,37 @@ def test_the_card_carries_the_measured_figures(real_fidelity, tmp_path):
     assert "| SBRAD | heart rate < 60 bpm | 100 %" in card and "flagged: **no**" in card
     assert "50 optimizer steps" in card and "0.0400 at 50" in card
     assert (pipeline / "generated_vs_real.png").is_file()
+
+
+def test_bad_inputs_are_refused_with_one_line_before_any_work(evaluate_default, tmp_path, capsys):
+    from sssd_hf.testing import make_tiny_pipeline
+
+    pipeline = tmp_path / "pipeline"
+    make_tiny_pipeline(label_names=tuple(CODES)).save_pretrained(str(pipeline))
+    work = tmp_path / "work"
+    cases = [
+        (["--pipeline", str(tmp_path), "--work", str(work)], "is not a pipeline folder"),
+        (["--pipeline", str(pipeline), "--ptbxl", str(tmp_path), "--work", str(work)], "is not a PTB-XL folder"),
+        (["--pipeline", str(pipeline), "--ptbxl", PTBXL, "--work", str(work), "--stages", "fidelity,plots"],
+         "unknown stage(s) ['plots']"),
+    ]
+    for args, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            evaluate_default.main(args)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not work.exists()  # refused before anything was written
+
+    card_script = _script("write_default_card")
+    corrupt = tmp_path / "fold10.json"
+    corrupt.write_text("{not json")
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text('{"step": 1, "loss": 0.1}\n')
+    partial = tmp_path / "partial.json"
+    partial.write_text('{"sampling": {}}')
+    base = ["--pipeline", str(pipeline), "--metrics", str(metrics), "--ptbxl", PTBXL]
+    for results, message in ((tmp_path / "missing.json", "not found"), (corrupt, "is not a fold10.json"),
+                             (partial, "lacks the stage(s) ['evaluate', 'fidelity']")):
+        with pytest.raises(SystemExit):
+            card_script.main([*base, "--results", str(results)])
+        assert message in capsys.readouterr().err
+    assert not (pipeline / "generated_vs_real.png").exists()  # the card folder was not touched
