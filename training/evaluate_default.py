@@ -17,8 +17,10 @@ Stages (``--stages``, default all, in this order; each reuses the work folder of
 ``guidance``  the same fidelity figures for fresh ECGs of five label sets at guidance scales 1 and 2.
 ``figure``    generated next to real ECGs of the same statements (fold 10 records and their copies).
 
-Writes ``OUT/fold10.json`` (every figure), ``OUT/generated_vs_real.png`` and prints the commands
-it ran.  Fold 10 is used for reporting only.
+Writes ``OUT/fold10.json`` (every figure, the commands, and per generating stage the sampler and
+steps it used: e.g. the 1,999-record copy with DPM-Solver++ in 20 steps for cost, the guidance
+stage's few ECGs with the paper's 200-step DDPM), ``OUT/generated_vs_real.png`` and prints the
+commands it ran.  Fold 10 is used for reporting only.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 STAGES = ("dataset", "evaluate", "fidelity", "guidance", "figure")
+#: The stages that generate ECGs (the others measure the synthetic copy that ``dataset`` made).
+SAMPLING_STAGES = ("dataset", "guidance")
 #: Heart-rate bounds (bpm) of the rhythm statements, as PTB-XL defines them.
 RATE_BOUNDS = {"SBRAD": (0.0, 60.0), "SR": (60.0, 100.0), "NORM": (60.0, 100.0), "STACH": (100.0, 1e9)}
 #: An RR series counts as irregular when its coefficient of variation exceeds this.
@@ -355,7 +359,8 @@ def main(argv=None) -> int:
             results["figure"] = stage_figure(args, codes)
         results.setdefault("wall_s", {})[stage] = round(time.perf_counter() - started, 1)
         results["commands"][stage] = log or [" ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])]
-        results["sampling"] = {"scheduler": args.scheduler, "steps": args.steps}
+        if stage in SAMPLING_STAGES:  # stages may be run with different samplers: each records its own
+            results.setdefault("sampling", {})[stage] = {"scheduler": args.scheduler, "steps": args.steps}
         tmp = results_path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=1, default=float)

@@ -17,6 +17,7 @@ import ast
 import json
 import os
 import shutil
+from typing import Dict, List
 
 import yaml
 
@@ -151,12 +152,38 @@ def privacy_text(results: dict) -> str:
     ])
 
 
+def sampler_text(sampling: dict) -> str:
+    """``{"scheduler": "dpm", "steps": 20}`` as card text."""
+    from sssd_hf.schedulers.samplers import SAMPLERS
+
+    known = SAMPLERS.get(sampling["scheduler"])
+    name = known.label.split(" (")[0].split(",")[0] if known else sampling["scheduler"]
+    return f"{name} (`--scheduler {sampling['scheduler']}`) in {sampling['steps']} steps"
+
+
+def reproduce_commands(results: dict) -> str:
+    """The ``evaluate_default.py`` command(s) that made ``results``: one per sampler used."""
+    base = "python training/evaluate_default.py --pipeline sssd_hf/default_pipeline --ptbxl ../shared/data/ptbxl \\\n"
+    by_sampler: Dict[tuple, List[str]] = {}
+    for stage in ("dataset", "guidance"):
+        if stage in results["sampling"] and (stage == "dataset" or "guidance" in results):
+            sampling = results["sampling"][stage]
+            by_sampler.setdefault((sampling["scheduler"], sampling["steps"]), []).append(stage)
+    commands = []
+    for (scheduler, steps), stages in by_sampler.items():
+        if "dataset" in stages:
+            stages = ["dataset", "evaluate", "fidelity", *stages[1:], "figure"]
+        commands.append(f"{base}    --work /tmp/eval-default --stages {','.join(stages)} "
+                        f"--scheduler {scheduler} --steps {steps}")
+    return "\n".join(commands)
+
+
 def evaluation_text(results: dict, command: str) -> str:
     fid = results["fidelity"]
-    sampling = results["sampling"]
+    sampling = results["sampling"]["dataset"]
     parts = [
         f"All figures on fold 10 (never used for training or selection), ECGs sampled with "
-        f"`{sampling['scheduler']}` in {sampling['steps']} steps; 95 % intervals (Wilson for proportions, "
+        f"{sampler_text(sampling)}; 95 % intervals (Wilson for proportions, "
         "bootstrap otherwise). Heart rate, RR intervals and QRS come from `sssd-ecg measure`'s delineator "
         "(validated on LUDB: median error QRS 5.8 ms, HR 0.2 bpm at 100 Hz). The generated set is "
         "the synthetic copy of the slice made by `sssd-ecg build-dataset` (one ECG per real record, conditioned "
@@ -173,7 +200,8 @@ def evaluation_text(results: dict, command: str) -> str:
         guidance = results["guidance"]
         parts += ["### Classifier-free guidance",
                   f"{guidance['per_label_set']} fresh ECGs per label set "
-                  f"({', '.join('+'.join(r) for r in guidance['label_sets'])}), same seeds at every scale:",
+                  f"({', '.join('+'.join(r) for r in guidance['label_sets'])}), sampled with "
+                  f"{sampler_text(results['sampling']['guidance'])}, same seeds at every scale:",
                   guidance_rows(guidance)]
     parts += ["### Privacy audit (synthetic set against the training records, fold 10 as the held-out reference)",
               privacy_text(results),
@@ -202,7 +230,11 @@ def main(argv=None) -> int:
             parser.error(f"{flag}: {path} not found")
     try:
         results = json.load(open(args.results, encoding="utf-8"))
-        missing = [key for key in ("sampling", "evaluate", "fidelity") if key not in results]
+        missing = [key for key in ("evaluate", "fidelity") if key not in results]
+        if "dataset" not in results.get("sampling", {}):
+            missing.insert(0, "dataset")
+        if "guidance" in results and "guidance" not in results.get("sampling", {}):
+            missing.append("guidance (its sampler)")
     except (json.JSONDecodeError, AttributeError, TypeError):
         parser.error(f"--results: {args.results} is not a fold10.json of training/evaluate_default.py")
     if missing:
@@ -216,10 +248,7 @@ def main(argv=None) -> int:
     train_config = yaml.safe_load(open(CONFIG, encoding="utf-8"))
     table = ", ".join(f"`{c}` {n}" for c, n in sorted(counts["per_statement"].items(), key=lambda kv: -kv[1]))
     curve = ", ".join(f"{loss:.4f} at {step}" for step, loss in run["validation"])
-    evaluate_command = " \\\n    ".join([
-        "python training/evaluate_default.py --pipeline sssd_hf/default_pipeline --ptbxl ../shared/data/ptbxl",
-        f"--work /tmp/eval-default --scheduler {results['sampling']['scheduler']} "
-        f"--steps {results['sampling']['steps']}"])
+    evaluate_command = reproduce_commands(results)
     extra = {
         "license": "cc-by-4.0",
         "intended_use": (

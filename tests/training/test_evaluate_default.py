@@ -74,9 +74,12 @@ def test_the_card_carries_the_measured_figures(real_fidelity, tmp_path):
     for key, value in {"TRTR_roc_auc": 0.8, "TSTR_roc_auc": 0.72, "TRTS_roc_auc": 0.75, "memorisation_rate": 0.01,
                        "membership_inference_auc": 0.51, "degenerate_rate": 0.0}.items():
         headline.update({key: value, f"{key}_ci": [value - 0.05, value + 0.05], f"{key}_n": 255})
-    results = {"sampling": {"scheduler": "dpm", "steps": 20}, "evaluate": {"headline": headline},
+    results = {"sampling": {"dataset": {"scheduler": "dpm", "steps": 20}}, "evaluate": {"headline": headline},
                "fidelity": {"synthetic_all_folds": fid, "real_fold10": fid, "real_folds1_8": fid,
                             "amplitude_within_real_fold10_p5_p95": {lead: True for lead in fid["amplitude_mv"]}}}
+    # The guidance stage ran with another sampler than the synthetic copy: the card says so.
+    results["guidance"] = {"per_label_set": 4, "label_sets": [["SBRAD"], ["NORM", "SR"]], "scale_1": fid}
+    results["sampling"]["guidance"] = {"scheduler": "ddpm", "steps": 200}
     (results_dir / "fold10.json").write_text(json.dumps(results))
     (results_dir / "generated_vs_real.png").write_bytes(b"\x89PNG\r\n")
     metrics = tmp_path / "metrics.jsonl"
@@ -91,6 +94,10 @@ def test_the_card_carries_the_measured_figures(real_fidelity, tmp_path):
     assert "0.800 [0.750, 0.850] (n = 255)" in card and "TSTR / TRTR = 0.90" in card
     assert "| SBRAD | heart rate < 60 bpm | 100 %" in card and "flagged: **no**" in card
     assert "50 optimizer steps" in card and "0.0400 at 50" in card
+    assert "DPM-Solver++ (`--scheduler dpm`) in 20 steps" in card
+    assert "--stages dataset,evaluate,fidelity,figure --scheduler dpm --steps 20" in card
+    assert "sampled with DDPM (`--scheduler ddpm`) in 200 steps" in card
+    assert "--stages guidance --scheduler ddpm --steps 200" in card
     assert (pipeline / "generated_vs_real.png").is_file()
 
 
@@ -121,7 +128,7 @@ def test_bad_inputs_are_refused_with_one_line_before_any_work(evaluate_default, 
     partial.write_text('{"sampling": {}}')
     base = ["--pipeline", str(pipeline), "--metrics", str(metrics), "--ptbxl", PTBXL]
     for results, message in ((tmp_path / "missing.json", "not found"), (corrupt, "is not a fold10.json"),
-                             (partial, "lacks the stage(s) ['evaluate', 'fidelity']")):
+                             (partial, "lacks the stage(s) ['dataset', 'evaluate', 'fidelity']")):
         with pytest.raises(SystemExit):
             card_script.main([*base, "--results", str(results)])
         assert message in capsys.readouterr().err
