@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from sssd_hf.evaluation.cli import training_config
 from sssd_hf.evaluation.data import load_ecg_sets
 from sssd_hf.evaluation.progress import log_line
 from sssd_hf.evaluation.train_classifier import TrainingConfig, run_protocols, split_validation
@@ -119,18 +120,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
-    training = TrainingConfig(
-        preset=args.preset,
-        epochs=args.epochs,
-        patience=args.patience,
-        learning_rate=args.learning_rate,
-        num_threads=args.threads,
-        n_bootstrap=args.bootstrap,
-        seed=args.seed,
-        cpu=True,
-        progress="lines",
-        cache_dir=args.cache_dir,
-    )
+    training = training_config(args, preset=args.preset, cpu=True, progress="lines", cache_dir=args.cache_dir)
     log_line(f"load average before: {os.getloadavg()}", "lines")
     rows = presets(args, training) if args.what == "presets" else sanity(args, training)
     log_line(f"load average after: {os.getloadavg()}", "lines")

@@ -199,11 +199,26 @@ def _load_inputs(args) -> Dict:
     )
 
 
+def training_config(args, **fields):
+    """A ``TrainingConfig`` from the ``--epochs --patience --learning-rate --threads --bootstrap --seed`` options of
+    ``args``, the other fields as ``fields`` give them (shared with ``benchmarks/bench_utility.py``)."""
+    from .train_classifier import TrainingConfig
+
+    return TrainingConfig(
+        epochs=args.epochs,
+        patience=args.patience,
+        learning_rate=args.learning_rate,
+        num_threads=args.threads,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        **fields,
+    )
+
+
 def _options(args, real_train):
     from ..vocabulary import get_vocabulary
     from .classifier_cache import default_cache_dir
     from .report import EvaluationOptions
-    from .train_classifier import TrainingConfig
 
     if args.binary:
         label_names = list(get_vocabulary([args.binary]))
@@ -220,19 +235,14 @@ def _options(args, real_train):
     statements = _split_list(args.statements) or None
     if statements:
         get_vocabulary(statements)
-    training = TrainingConfig(
+    training = training_config(
+        args,
         preset=args.classifier,
-        epochs=args.epochs,
-        patience=args.patience,
         validation_fraction=args.validation_fraction,
         batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
         eval_every=args.eval_every,
         threshold=args.threshold,
-        n_bootstrap=args.bootstrap,
-        seed=args.seed,
         cpu=args.cpu,
-        num_threads=args.threads,
         progress=args.progress,
         cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
     )

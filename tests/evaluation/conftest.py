@@ -121,3 +121,8 @@ def write_cli_inputs(folder, real_train: ECGSet, real_test: ECGSet, independent:
              split=["train"] * len(real_train) + ["test"] * len(real_test))
     save_npz(folder / "synthetic.npz", independent)
     return folder
+
+
+def evaluate_argv(real, synthetic, out, *extra) -> list:
+    """``sssd-ecg evaluate`` arguments for the ``real`` and ``synthetic`` inputs and the report folder ``out``."""
+    return ["evaluate", "--real", str(real), "--synthetic", str(synthetic), "--out", str(out), *extra]

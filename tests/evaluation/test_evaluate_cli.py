@@ -12,7 +12,7 @@ import pytest
 
 from sssd_hf.cli import main
 
-from .conftest import write_cli_inputs
+from .conftest import evaluate_argv, write_cli_inputs
 
 FAST = [
     "--classifier",
@@ -40,21 +40,7 @@ def inputs(tmp_path_factory, real_train, real_test, independent):
 
 
 def _evaluate(inputs, out, *extra, synthetic="synthetic.npz"):
-    return main(
-        [
-            "evaluate",
-            "--real",
-            str(inputs / "real.npz"),
-            "--synthetic",
-            str(inputs / synthetic),
-            "--out",
-            str(out),
-            "--protocols",
-            "TRTR,TSTR",
-            *FAST,
-            *extra,
-        ]
-    )
+    return main(evaluate_argv(inputs / "real.npz", inputs / synthetic, out, "--protocols", "TRTR,TSTR", *FAST, *extra))
 
 
 def test_progress_lines_cache_reuse_and_report(inputs, tmp_path, capsys):
@@ -101,21 +87,19 @@ def test_an_interrupted_run_leaves_the_previous_report(inputs, tmp_path):
         sys.executable,
         "-m",
         "sssd_hf.cli",
-        "evaluate",
-        "--real",
-        str(inputs / "real.npz"),
-        "--synthetic",
-        str(inputs / "synthetic.npz"),
-        "--out",
-        str(out),
-        "--protocols",
-        "TRTR,TSTR",
-        *FAST,
-        "--epochs",
-        "500",
-        "--patience",
-        "0",
-        "--no-cache",
+        *evaluate_argv(
+            inputs / "real.npz",
+            inputs / "synthetic.npz",
+            out,
+            "--protocols",
+            "TRTR,TSTR",
+            *FAST,
+            "--epochs",
+            "500",
+            "--patience",
+            "0",
+            "--no-cache",
+        ),
     ]
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=REPO)
@@ -157,21 +141,7 @@ def _npz(path, signal, rate=None, names=("NORM", "SR")):
 
 def test_a_signal_without_record_axis_is_blamed_on_the_signal(inputs, tmp_path, capsys):
     _npz(tmp_path / "one.npz", np.zeros((12, 1000)))
-    assert (
-        main(
-            [
-                "evaluate",
-                "--real",
-                str(inputs / "real.npz"),
-                "--synthetic",
-                str(tmp_path / "one.npz"),
-                "--out",
-                str(tmp_path / "rep"),
-                *FAST,
-            ]
-        )
-        == 2
-    )
+    assert main(evaluate_argv(inputs / "real.npz", tmp_path / "one.npz", tmp_path / "rep", *FAST)) == 2
     err = capsys.readouterr().err
     assert "one.npz: signal must have shape (N records, leads, samples), got (12, 1000)" in err
     assert "leading record axis" in err and "labels" not in err
@@ -180,16 +150,7 @@ def test_a_signal_without_record_axis_is_blamed_on_the_signal(inputs, tmp_path, 
 
 def test_a_sampling_rate_override_that_contradicts_the_stored_rate_is_refused(inputs, tmp_path, capsys):
     _npz(tmp_path / "hr.npz", np.zeros((1, 12, 1000)), rate=500.0)
-    argv = [
-        "evaluate",
-        "--real",
-        str(inputs / "real.npz"),
-        "--synthetic",
-        str(tmp_path / "hr.npz"),
-        "--out",
-        str(tmp_path / "rep"),
-        *FAST,
-    ]
+    argv = evaluate_argv(inputs / "real.npz", tmp_path / "hr.npz", tmp_path / "rep", *FAST)
     assert main([*argv, "--sampling-rate", "100"]) == 2
     err = capsys.readouterr().err
     assert "hr.npz: stores a sampling rate of 500 Hz but 100 Hz was requested (--sampling-rate)" in err
@@ -221,20 +182,7 @@ def test_bad_report_folders_are_refused_before_any_work(inputs, tmp_path, capsys
     assert os.listdir(tmp_path) == ["notes.txt"]
     assert _evaluate(inputs, tmp_path / "notes.txt") == 2
     assert "exists and is not a folder" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "evaluate",
-                "--real",
-                str(tmp_path / "missing.npz"),
-                "--synthetic",
-                str(inputs / "synthetic.npz"),
-                "--out",
-                str(tmp_path / "rep"),
-            ]
-        )
-        == 2
-    )
+    assert main(evaluate_argv(tmp_path / "missing.npz", inputs / "synthetic.npz", tmp_path / "rep")) == 2
     assert "--real" in capsys.readouterr().err
 
 
@@ -247,4 +195,4 @@ def test_the_help_names_the_real_presets():
     named = {word.strip(",()") for word in _PRESET_HELP.split() if word.strip(",()") in PRESETS}
     assert named == set(PRESETS)
     assert f"{DEFAULT_PRESET} (the default" in _PRESET_HELP
-    assert build_parser().parse_args(["evaluate", "--real", "a", "--synthetic", "b", "--out", "c"]).classifier is None
+    assert build_parser().parse_args(evaluate_argv("a", "b", "c")).classifier is None

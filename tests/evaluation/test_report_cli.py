@@ -9,7 +9,7 @@ import pytest
 from sssd_hf.cli import main
 from sssd_hf.evaluation.data import ECGSet, save_npz
 
-from .conftest import write_cli_inputs
+from .conftest import evaluate_argv, write_cli_inputs
 
 FAST = ["--classifier", "tiny", "--epochs", "4", "--batch-size", "8", "--learning-rate", "0.01", "--eval-every", "2",
         "--bootstrap", "20", "--cpu"]
@@ -29,14 +29,10 @@ def inputs(tmp_path_factory, real_train, real_test, independent):
 def full_report(inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     code = main(
-        [
-            "evaluate",
-            "--real",
-            str(inputs / "real.npz"),
-            "--synthetic",
-            str(inputs / "synthetic.npz"),
-            "--out",
-            str(out),
+        evaluate_argv(
+            inputs / "real.npz",
+            inputs / "synthetic.npz",
+            out,
             "--protocols",
             "TRTR,TSTR,TRTS,augment",
             "--augment-statement",
@@ -45,7 +41,7 @@ def full_report(inputs, tmp_path_factory):
             "SBRAD,STACH",
             "--save-classifiers",
             *FAST,
-        ]
+        )
     )
     assert code == 0
     return out
@@ -120,20 +116,7 @@ def test_html_report_has_tables_and_embedded_figures(full_report):
 
 
 def test_copied_training_records_are_flagged_in_the_report(inputs, tmp_path, capsys):
-    code = main(
-        [
-            "evaluate",
-            "--real",
-            str(inputs / "real.npz"),
-            "--synthetic",
-            str(inputs / "copies.npz"),
-            "--out",
-            str(tmp_path),
-            "--sections",
-            "privacy",
-            *FAST,
-        ]
-    )
+    code = main(evaluate_argv(inputs / "real.npz", inputs / "copies.npz", tmp_path, "--sections", "privacy", *FAST))
     assert code == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["headline"]["memorisation_flagged"] is True and report["privacy"]["memorisation_rate"] == 1.0
@@ -158,22 +141,10 @@ def test_copied_training_records_are_flagged_in_the_report(inputs, tmp_path, cap
     ],
 )
 def test_input_errors_exit_2_with_a_message(inputs, tmp_path, capsys, extra, message):
-    args = [
-        "evaluate",
-        "--real",
-        str(inputs / "real.npz"),
-        "--synthetic",
-        str(inputs / "synthetic.npz"),
-        "--out",
-        str(tmp_path / "r"),
-    ]
-    args += FAST
-    # later options override earlier ones in argparse
-    code = main(
-        args + extra
-        if not extra[0] == "--synthetic"
-        else [a if a != str(inputs / "synthetic.npz") else str(tmp_path / extra[1]) for a in args]
-    )
+    missing = extra[0] == "--synthetic"  # a missing synthetic input replaces the existing one
+    synthetic = tmp_path / extra[1] if missing else inputs / "synthetic.npz"
+    # other extras come after FAST: later options override earlier ones in argparse
+    code = main(evaluate_argv(inputs / "real.npz", synthetic, tmp_path / "r", *FAST, *([] if missing else extra)))
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("sssd-ecg evaluate: error:")
@@ -186,8 +157,8 @@ def test_input_errors_exit_2_with_a_message(inputs, tmp_path, capsys, extra, mes
 def test_flat_synthetic_ecgs_are_reported_degenerate(inputs, real_train, tmp_path, capsys):
     flat = ECGSet(np.zeros((12, 12, 1000), np.float32), real_train.labels[:12], real_train.label_names, name="flat")
     save_npz(tmp_path / "flat.npz", flat)
-    assert main(["evaluate", "--real", str(inputs / "real.npz"), "--synthetic", str(tmp_path / "flat.npz"),
-                 "--out", str(tmp_path / "r"), "--sections", "privacy", *FAST]) == 0
+    assert main(evaluate_argv(inputs / "real.npz", tmp_path / "flat.npz", tmp_path / "r", "--sections", "privacy",
+                              *FAST)) == 0
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["privacy"]["status"] == "degenerate" and report["headline"]["memorisation_flagged"] is False
     assert report["headline"]["degenerate_rate"] == 1.0 and report["headline"]["memorisation_rate"] is None
@@ -202,8 +173,8 @@ def test_arrays_in_the_sssd_ecg_lead_order_are_refused(real_pool, tmp_path, caps
     stored = signal[:, [STANDARD_LEADS.index(n) for n in sssd_order]]  # what the published SSSD-ECG arrays hold
     labels = np.zeros((len(signal), 1), np.uint8)
     np.savez(tmp_path / "sssd.npz", signal=stored, labels=labels, label_names=np.array(["NORM"]))
-    code = main(["evaluate", "--real", str(tmp_path / "sssd.npz"), "--real-test", str(tmp_path / "sssd.npz"),
-                 "--synthetic", str(tmp_path / "sssd.npz"), "--out", str(tmp_path / "r"), *FAST])
+    sssd = tmp_path / "sssd.npz"
+    code = main(evaluate_argv(sssd, sssd, tmp_path / "r", "--real-test", str(sssd), *FAST))
     assert code == 2
     err = capsys.readouterr().err
     assert "break Einthoven's and Goldberger's relations" in err and "SSSD-ECG array order I, II, V1-V6, III" in err
@@ -211,8 +182,7 @@ def test_arrays_in_the_sssd_ecg_lead_order_are_refused(real_pool, tmp_path, caps
 
 
 def test_real_input_without_test_fold(inputs, tmp_path, capsys):
-    code = main(["evaluate", "--real", str(inputs / "synthetic.npz"), "--synthetic", str(inputs / "synthetic.npz"),
-                 "--out", str(tmp_path), *FAST])
+    code = main(evaluate_argv(inputs / "synthetic.npz", inputs / "synthetic.npz", tmp_path, *FAST))
     assert code == 2
     assert "has no train/test splits; give the test fold with --real-test" in capsys.readouterr().err
 
@@ -241,20 +211,8 @@ def test_datasets_folders_with_validation_split(real_train, real_test, independe
             "test": to_dataset(independent.subset(range(1, 24, 2))),
         }
     ).save_to_disk(tmp_path / "synthetic")
-    code = main(
-        [
-            "evaluate",
-            "--real",
-            str(tmp_path / "real"),
-            "--synthetic",
-            str(tmp_path / "synthetic"),
-            "--out",
-            str(tmp_path / "out"),
-            "--sections",
-            "utility",
-            *FAST,
-        ]
-    )
+    argv = evaluate_argv(tmp_path / "real", tmp_path / "synthetic", tmp_path / "out", "--sections", "utility", *FAST)
+    code = main(argv)
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["utility"]["tracking_set"] == "real[validation]"
@@ -302,20 +260,16 @@ def test_with_the_data_modules_real_and_synthetic_datasets(tmp_path, capsys):
     assert main(build + ["--out", str(tmp_path / "synthetic")]) == 0
     assert (
         main(
-            [
-                "evaluate",
-                "--real",
-                str(tmp_path / "real"),
-                "--synthetic",
-                str(tmp_path / "synthetic"),
-                "--out",
-                str(tmp_path / "report"),
+            evaluate_argv(
+                tmp_path / "real",
+                tmp_path / "synthetic",
+                tmp_path / "report",
                 "--labels",
                 "NORM,AFIB,SR",
                 "--sections",
                 "utility,physiology,privacy",
                 *FAST,
-            ]
+            )
         )
         == 0
     )
