@@ -151,6 +151,37 @@ class _CauchyProduct(torch.autograd.Function):
         return grad_v, None, None, None
 
 
+class _FFTConvolution(torch.autograd.Function):
+    """``y = irfft(rfft(u, 2L) * rfft(k))[..., :L]``: ``u`` ``(B, H, L)`` convolved with the circular
+    two-sided kernels ``k`` ``(H, 2L)`` (real, float32/64), with a hand-written backward.
+
+    Autograd's own backward of ``rfft`` zero-pads the gradient to a full complex FFT (about five
+    times the cost of the forward ``rfft`` here); the adjoints below need only real FFTs:
+    ``grad_u = irfft(G conj(K))[..., :L]`` (correlation with the kernel) and
+    ``grad_k = irfft(sum_b G conj(U))`` (correlation of gradient and input), ``G = rfft(grad_y, 2L)``.
+    """
+
+    @staticmethod
+    def forward(ctx, u, k):  # noqa: D102 - autograd protocol
+        length, n = u.shape[-1], k.shape[-1]
+        u_spectrum, k_spectrum = torch.fft.rfft(u, n=n), torch.fft.rfft(k, n=n)
+        ctx.save_for_backward(u_spectrum, k_spectrum)
+        ctx.length = length
+        return torch.fft.irfft(u_spectrum * k_spectrum, n=n)[..., :length]
+
+    @staticmethod
+    def backward(ctx, grad_y):  # noqa: D102 - autograd protocol
+        u_spectrum, k_spectrum = ctx.saved_tensors
+        n = 2 * (k_spectrum.shape[-1] - 1)
+        g_spectrum = torch.fft.rfft(grad_y, n=n)
+        grad_u = grad_k = None
+        if ctx.needs_input_grad[0]:
+            grad_u = torch.fft.irfft(g_spectrum * k_spectrum.conj(), n=n)[..., : ctx.length]
+        if ctx.needs_input_grad[1]:
+            grad_k = torch.fft.irfft((g_spectrum * u_spectrum.conj()).sum(0), n=n)
+        return grad_u, grad_k
+
+
 def nplr_kernel(
     c: torch.Tensor,
     w: torch.Tensor,
@@ -310,19 +341,27 @@ class BidirectionalS4(nn.Module):
         updates, ``load_state_dict`` and ``.to()`` all invalidate it) whenever no gradient is
         needed; recomputed on every call in training.
         """
-        needs_grad = torch.is_grad_enabled() and self.kernel.C.requires_grad
+        needs_grad = self._kernel_needs_grad()
         if not needs_grad and self._spectrum_cache is not None:
             key, spectrum = self._spectrum_cache
             if key == self._cache_key(length, self.kernel.C.device):
                 return spectrum
-        k = self.kernel(length)  # (2, H, length)
-        two_sided = F.pad(k[0], (0, length)) + F.pad(k[1].flip(-1), (length, 0))
-        spectrum = torch.fft.rfft(two_sided, n=2 * length)
+        spectrum = torch.fft.rfft(self.two_sided_kernel(length), n=2 * length)
         if needs_grad:
             self._spectrum_cache = None
         else:
             self._spectrum_cache = (self._cache_key(length, self.kernel.C.device), spectrum)
         return spectrum
+
+    def two_sided_kernel(self, length: int) -> torch.Tensor:
+        """``(H, 2 length)`` real circular kernel: forward taps at lags ``0..L-1``, backward taps
+        (anti-causal, lags ``1..L``) at the end, so one circular convolution of the zero-padded
+        input gives both directions."""
+        k = self.kernel(length)  # (2, H, length)
+        return F.pad(k[0], (0, length)) + F.pad(k[1].flip(-1), (length, 0))
+
+    def _kernel_needs_grad(self) -> bool:
+        return torch.is_grad_enabled() and self.kernel.C.requires_grad
 
     def clear_cache(self) -> None:
         self._spectrum_cache = None
@@ -333,9 +372,14 @@ class BidirectionalS4(nn.Module):
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         length = u.shape[-1]
-        spectrum = self.bidirectional_kernel_spectrum(length)
         u_fft = u if u.dtype in (torch.float32, torch.float64) else u.float()  # no half-precision FFTs
-        y = torch.fft.irfft(torch.fft.rfft(u_fft, n=2 * length) * spectrum, n=2 * length)[..., :length]
+        if self._kernel_needs_grad():  # training: real-FFT backward (see _FFTConvolution)
+            kernel = self.two_sided_kernel(length)
+            dtype = torch.promote_types(u_fft.dtype, kernel.dtype)
+            y = _FFTConvolution.apply(u_fft.to(dtype), kernel.to(dtype))
+        else:  # inference: the cached spectrum
+            spectrum = self.bidirectional_kernel_spectrum(length)
+            y = torch.fft.irfft(torch.fft.rfft(u_fft, n=2 * length) * spectrum, n=2 * length)[..., :length]
         y = y.to(u.dtype) + u * self.D[:, None].to(u.dtype)
         y = self.output_proj(self.dropout(F.gelu(y)))
         y = self.dropout(y) + u
