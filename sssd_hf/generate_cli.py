@@ -6,7 +6,10 @@ failure a one-line :class:`~sssd_hf.cli.CLIError`: the numbers (``--num``, ``--s
 read from its JSON configs, safetensors weights present), the statements, ``--device``, and
 the output folder.  Only then is the model loaded.  ECGs are generated and written in batches of
 ``--batch-size``, so memory stays flat in ``--num``; an interrupted run (Ctrl-C) keeps every
-finished record and a ``metadata.json`` that lists exactly those.
+finished record and a ``metadata.json`` that lists exactly those.  Each ECG's noise comes from its
+own generator seeded by ``(--seed, its number)`` (:mod:`sssd_hf.seeding`), so the output does not
+depend on ``--batch-size`` and ``--resume`` finishes an interrupted run (even a killed one, whose
+``metadata.json`` may lag its files) with exactly the ECGs an uninterrupted run writes.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from .cli import CLIError
 from .schedulers.samplers import DEFAULT_SAMPLER, SAMPLERS, get_sampler, make_scheduler, resolve_steps
+from .seeding import ecg_generators
 
 #: Largest ``--num`` (one file per ECG; use ``sssd-ecg build-dataset`` for bigger synthetic sets).
 MAX_NUM = 100_000
@@ -109,7 +113,7 @@ def _check_weight_files(folder: str) -> None:
 
 
 def check_numbers(args: argparse.Namespace, fmt: str) -> None:
-    """``--num``, ``--batch-size`` (and ``--steps`` > 0) before anything else."""
+    """``--num``, ``--batch-size``, ``--seed`` (and ``--steps`` > 0) before anything else."""
     limit = MAX_NUM_NPZ if fmt == "npz" else MAX_NUM
     if not 1 <= args.num <= limit:
         hint = " (the .npz is one array read whole into memory; use --format wfdb, csv, dicom or edf)" \
@@ -117,6 +121,8 @@ def check_numbers(args: argparse.Namespace, fmt: str) -> None:
         raise CLIError(f"--num must be from 1 to {limit}, got {args.num}" + (hint if args.num > limit else ""))
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.seed < 0:
+        raise CLIError(f"--seed must be 0 or more, got {args.seed}")
     if args.steps is not None and args.steps < 1:
         raise CLIError(f"--steps must be at least 1, got {args.steps} (leave it out for the sampler's default)")
 
@@ -171,20 +177,20 @@ def resolve_device(device: Optional[str]) -> str:
     return device
 
 
-def prepare_output(out: str, overwrite: bool) -> List[str]:
+def prepare_output(out: str, overwrite: bool, resume: bool = False) -> List[str]:
     """Check ``--out`` before the model loads; create it if missing.
 
     Returns the earlier run's files that ``--overwrite`` will remove (once the model has loaded).
-    Refuses a file, a folder that cannot be written, a non-empty folder without ``--overwrite``,
-    and, even with it, a folder holding files that ``generate`` does not write."""
+    Refuses a file, a folder that cannot be written, a non-empty folder without ``--overwrite``
+    or ``--resume``, and, even with them, a folder holding files that ``generate`` does not write."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise CLIError(f"--out {out} is a file, not a folder")
     old: List[str] = []
     if os.path.isdir(out):
         entries = sorted(os.listdir(out))
-        if entries and not overwrite:
+        if entries and not (overwrite or resume):
             raise CLIError(f"--out {out} is not empty ({len(entries)} entries, e.g. {entries[0]}); pass --overwrite "
-                           "to replace an earlier run, or choose a new folder")
+                           "to replace an earlier run, --resume to finish an interrupted one, or choose a new folder")
         foreign = [e for e in entries if not _RUN_FILE.match(e) or os.path.isdir(os.path.join(out, e))]
         if foreign:
             raise CLIError(f"--out {out} holds files that sssd-ecg generate did not write ({', '.join(foreign[:3])}); "
@@ -219,20 +225,98 @@ def load_pipeline(model: Optional[str], scheduler: str = DEFAULT_SAMPLER, device
     return pipe.to(resolve_device(device))
 
 
+@dataclass
+class ResumedRun:
+    """The finished part of an interrupted run that ``--resume`` keeps (the first ``len(names)`` ECGs)."""
+
+    names: List[str]
+    labels: List[List[str]]
+    held: Optional[Any] = None  # npz: the kept ECGs, float32 (n, 12, L) mV, read back from ecgs.npz
+    stale: List[str] = field(default_factory=list)  # files of later ECGs or temp files, to remove
+
+
+def _resume_error(out: str, problem: str) -> CLIError:
+    return CLIError(f"--resume: {problem}; pass the options of the run in {out}, or --overwrite to start over")
+
+
+def _check_same(out: str, option: str, before: Any, now: Any) -> None:
+    if before is None and now is not None:
+        raise _resume_error(out, f"the run in {out} does not record its {option} (an older sssd-hf wrote it)")
+    if before != now:
+        raise _resume_error(out, f"the run in {out} used {option} {before}, not {now}")
+
+
+def read_resumable_run(out: str, fmt: str, num: int, codes: Optional[List[str]], settings: Dict[str, Any],
+                       plot: bool) -> ResumedRun:
+    """What ``--resume`` keeps of the interrupted run in ``out``, checked before the model loads.
+
+    The run must be unfinished and have used the same model, sampler, steps, seed, statements,
+    ``--num``, ``--format`` and ``--plot``.  Kept: the leading ECGs that ``metadata.json`` lists
+    and whose files are all there (for npz: those in ``ecgs.npz``); files of later ECGs, which a
+    killed run may have written after its last ``metadata.json``, are regenerated."""
+    from .export import METADATA_NAME, get_format, read_npz, record_names
+
+    path = os.path.join(out, METADATA_NAME)
+    if not os.path.isfile(path):
+        raise CLIError(f"--resume: {out} has no {METADATA_NAME} of an earlier sssd-ecg generate run; "
+                       "run without --resume")
+    try:
+        meta = _read_json(path)
+        entries = list(meta["ecgs"])
+        names = [str(e["record"]) for e in entries]
+        labels = [list(e["statements"]) for e in entries]
+        old_settings = dict(meta["settings"])
+    except (CLIError, KeyError, TypeError, ValueError) as exc:
+        raise CLIError(f"--resume: {path} is not a readable run description ({exc}); use --overwrite to start "
+                       "over") from None
+    if meta.get("complete") is True:
+        raise CLIError(f"--resume: the run in {out} is complete ({len(names)} ECGs); nothing to resume")
+    for key in ("format", "num_requested", "plot"):
+        _check_same(out, "--" + {"num_requested": "num"}.get(key, key), meta.get(key),
+                    {"format": fmt, "num_requested": num, "plot": plot}[key])
+    for key, option in (("model", "--model"), ("sampler", "--scheduler"), ("num_inference_steps", "--steps"),
+                        ("seed", "--seed")):
+        _check_same(out, option, old_settings.get(key), settings[key])
+    if names != record_names(len(names), total=num):
+        raise CLIError(f"--resume: {path} lists records {names[:2]}... that this run would not name")
+    other = [row for row in labels if row != (codes or [])]
+    if other:
+        raise _resume_error(out, f"the run in {out} was for statements {','.join(other[0]) or '(none)'}")
+    spec, held = get_format(fmt), None
+    kept = 0
+    if spec.write_record is None:
+        npz = os.path.join(out, "ecgs.npz")
+        if os.path.isfile(npz):
+            try:
+                held = read_npz(npz)["ecgs"]
+            except Exception as exc:  # a truncated or foreign file: start from its first ECG
+                raise CLIError(f"--resume: {npz} cannot be read ({type(exc).__name__}: {exc}); use --overwrite "
+                               "to start over") from None
+            kept = min(len(names), len(held))
+            held = held[:kept]
+    else:
+        suffixes = spec.record_suffixes + ((".png",) if plot else ())
+        while kept < len(names) and all(os.path.isfile(os.path.join(out, names[kept] + s)) for s in suffixes):
+            kept += 1
+    later = set(record_names(num, total=num)[kept:])
+    stale = [e for e in sorted(os.listdir(out)) if e.startswith(".tmp-") or os.path.splitext(e)[0] in later]
+    return ResumedRun(names[:kept], labels[:kept], held, stale)
+
+
 class _RunWriter:
     """Writes a run's ECGs batch by batch into ``out`` and keeps ``metadata.json`` in step."""
 
     def __init__(self, out: str, fmt: str, total: int, sampling_rate: float, lead_names, num_samples: int,
-                 settings: Dict[str, Any], plot: bool):
+                 settings: Dict[str, Any], plot: bool, resumed: Optional[ResumedRun] = None):
         from .export import get_format
 
-        self.out, self.spec, self.total, self.plot = out, get_format(fmt), total, plot
+        self.out, self.fmt, self.spec, self.total, self.plot = out, fmt, get_format(fmt), total, plot
         self.sampling_rate, self.lead_names, self.num_samples = sampling_rate, list(lead_names), num_samples
         self.settings = settings
-        self.names: List[str] = []
-        self.labels: List[List[str]] = []
+        self.names: List[str] = list(resumed.names) if resumed else []
+        self.labels: List[List[str]] = list(resumed.labels) if resumed else []
         self.written: List[str] = []
-        self._held = []  # npz only: the finished ECGs
+        self._held = [resumed.held] if resumed is not None and resumed.held is not None and len(resumed.held) else []
         self._last_metadata = 0.0
 
     def add(self, ecgs, labels: List[List[str]]) -> None:
@@ -265,7 +349,7 @@ class _RunWriter:
     def _write_metadata(self, complete: bool) -> None:
         from .export import METADATA_NAME, run_metadata, write_metadata_json
 
-        extra = {"num_requested": self.total, "complete": complete}
+        extra = {"num_requested": self.total, "format": self.fmt, "plot": self.plot, "complete": complete}
         write_metadata_json(os.path.join(self.out, METADATA_NAME), run_metadata(
             self.names, self.labels, self.sampling_rate, self.num_samples, self.lead_names, self.settings, extra))
         self._last_metadata = time.monotonic()
@@ -293,10 +377,17 @@ def _remove_old_run(out: str, names: List[str]) -> None:
             os.unlink(path)
 
 
-def run_generate(args: argparse.Namespace) -> int:
-    import torch
+def _settings(info: ModelInfo, args: argparse.Namespace, steps: Optional[int], scheduler_class: str = ""):
+    """The generation settings a run records in ``metadata.json`` and in every record's header."""
+    settings = {"model": os.fspath(info.path), "sampler": args.scheduler, "scheduler": scheduler_class,
+                "num_inference_steps": steps, "seed": args.seed}
+    return settings if scheduler_class else {k: v for k, v in settings.items() if k != "scheduler"}
 
+
+def run_generate(args: argparse.Namespace) -> int:
     fmt = FORMAT_ALIASES.get(args.format, args.format)
+    if args.resume and args.overwrite:
+        raise CLIError("pass --resume (finish the run in --out) or --overwrite (replace it), not both")
     check_numbers(args, fmt)
     info = read_model_info(args.model)
     steps = resolve_num_steps(args.scheduler, args.steps, info)
@@ -304,7 +395,13 @@ def run_generate(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     out = os.fspath(args.out)
     created = not os.path.exists(out)
-    old_files = prepare_output(out, args.overwrite)
+    if args.resume and created:
+        raise CLIError(f"--resume: {out} does not exist; run without --resume")
+    old_files = prepare_output(out, args.overwrite, args.resume)
+    resumed = None
+    if args.resume:
+        resumed = read_resumable_run(out, fmt, args.num, codes, _settings(info, args, steps), args.plot)
+        old_files = resumed.stale
     writer = None
     try:
         pipe = load_pipeline(info.path, args.scheduler, device)
@@ -314,34 +411,34 @@ def run_generate(args: argparse.Namespace) -> int:
                              local=False)
             steps = resolve_num_steps(args.scheduler, args.steps, info)
             codes = check_labels(args, info.label_names)
-        settings = {"model": os.fspath(info.path), "sampler": args.scheduler,
-                    "scheduler": type(pipe.scheduler).__name__, "num_inference_steps": steps, "seed": args.seed}
+        settings = _settings(info, args, steps, type(pipe.scheduler).__name__)
         config = pipe.model.config
         _remove_old_run(out, old_files)
         writer = _RunWriter(out, fmt, args.num, config.sampling_rate, _lead_names(), config.sample_length,
-                            settings, args.plot)
-        generator = torch.Generator(device="cpu").manual_seed(args.seed)
+                            settings, args.plot, resumed)
+        first = len(writer.names)
         started = time.perf_counter()
         try:
-            for start in range(0, args.num, args.batch_size):
+            for start in range(first, args.num, args.batch_size):
                 count = min(args.batch_size, args.num - start)
                 batch = pipe(labels=None if codes is None else [codes] * count,
                              num_ecgs=count if codes is None else None, num_inference_steps=steps,
-                             generator=generator, batch_size=count)
+                             generator=ecg_generators(args.seed, range(start, start + count)), batch_size=count)
                 writer.add(batch.ecgs, [c or [] for c in batch.labels])
         except KeyboardInterrupt:
             writer.finish(complete=False)
             print(f"sssd-ecg generate: interrupted after {len(writer.names)} of {args.num} ECG(s); {out} holds those "
-                  "complete records and a metadata.json listing them. Run again with --overwrite to start over.",
-                  file=sys.stderr)
+                  "complete records and a metadata.json listing them. Run the same command with --resume to "
+                  "finish it, or with --overwrite to start over.", file=sys.stderr)
             return 130
         writer.finish(complete=True)
     finally:
         if created and writer is None and os.path.isdir(out) and not os.listdir(out):
             os.rmdir(out)  # nothing was written: leave no empty folder behind
     elapsed = time.perf_counter() - started
-    print(f"Generated {len(writer.names)} ECG(s) in {elapsed:.1f} s; wrote {len(writer.written)} {fmt} file(s) "
-          f"to {out}")
+    kept = f" (resumed: kept the first {first})" if resumed is not None else ""
+    print(f"Generated {len(writer.names) - first} ECG(s) in {elapsed:.1f} s{kept}; wrote {len(writer.written)} "
+          f"{fmt} file(s) to {out}")
     return 0
 
 
@@ -364,6 +461,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", required=True, help="output folder (new or empty; see --overwrite)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier run in --out: its ECG files and metadata.json are removed")
+    parser.add_argument("--resume", action="store_true",
+                        help="finish an interrupted run in --out (same options): its finished ECGs are kept and the "
+                        "rest generated; the result equals an uninterrupted run")
     parser.add_argument("--format", choices=FORMAT_CHOICES, default="wfdb",
                         help="wfdb: one record per ECG; csv: one file per ECG; npz (or npy): ecgs.npz (NumPy); "
                         "dicom: one DICOM 12-lead ECG waveform per ECG; edf: one EDF+ file per ECG")

@@ -16,6 +16,7 @@ import wfdb
 from sssd_hf.cli import main
 from sssd_hf.export import read_dicom_ecg, read_edf_ecg, read_npz
 from sssd_hf.leads import STANDARD_LEADS
+from sssd_hf.seeding import ecg_generators
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -65,10 +66,21 @@ def test_batches_are_written_as_they_come_and_match_one_pipeline_call(model_dir,
     from sssd_hf.schedulers.samplers import make_scheduler
 
     tiny_pipeline.scheduler = make_scheduler("dpm", tiny_pipeline.scheduler.config)
-    direct = tiny_pipeline(labels=["SR"] * 5, num_inference_steps=4, batch_size=2,
-                           generator=torch.Generator().manual_seed(3))
+    direct = tiny_pipeline(labels=["SR"] * 5, num_inference_steps=4, batch_size=5,
+                           generator=ecg_generators(3, range(5)))
     np.testing.assert_allclose(written["ecgs"], direct.ecgs, atol=1e-6)
     assert _metadata(out)["num_ecgs"] == 5 and written["metadata"]["ecgs"][4]["record"] == "ecg_0004"
+
+
+def test_each_ecg_is_the_same_whatever_the_batch_size(model_dir, tmp_path):
+    runs = {}
+    for batch_size in ("1", "3"):
+        out = tmp_path / f"b{batch_size}"
+        assert main(["generate", "--model", model_dir, "--labels", "AFIB", "--num", "4", "--batch-size", batch_size,
+                     "--out", str(out), "--format", "npz", "--steps", "3", "--scheduler", "ddpm", "--seed", "5"]) == 0
+        runs[batch_size] = read_npz(out / "ecgs.npz")["ecgs"]
+    np.testing.assert_allclose(runs["1"], runs["3"], atol=1e-5)
+    assert not np.allclose(runs["1"][0], runs["1"][1])  # different ECGs get different noise
 
 
 def test_dicom_and_edf_formats(model_dir, tmp_path):
@@ -143,6 +155,7 @@ def test_label_step_and_number_errors_come_before_loading_weights(model_dir, tmp
         (["--labels", "NORM", "--num", "1000000000"], "build-dataset"),
         (["--labels", "NORM", "--num", "30000", "--format", "npy"], "--num must be from 1 to 20000"),
         (["--labels", "NORM", "--batch-size", "0"], "--batch-size"),
+        (["--labels", "NORM", "--seed", "-1"], "--seed must be 0 or more"),
         (["--steps", "2"], "--labels"),
         (["--labels", "NORM", "--unconditional"], "not both"),
         (["--labels", "NORM", "--device", "quantum"], "not a device name"),
@@ -171,30 +184,119 @@ def test_pickled_or_missing_weights_are_refused(model_dir, tmp_path, capsys):
     assert "scheduler_config.json" in capsys.readouterr().err
 
 
-def test_interrupted_run_keeps_its_finished_records(model_dir, tmp_path):
-    out = tmp_path / "out"
+def _start_generate(model_dir, out, extra=()):
+    """A real ``sssd-ecg generate`` process (60 ECGs of 20 steps, one at a time) writing into ``out``."""
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "sssd_hf.cli", "generate", "--model", model_dir, "--labels", "SR",
-                             "--num", "400", "--batch-size", "1", "--steps", "20", "--out", str(out)],
+    return subprocess.Popen([sys.executable, "-m", "sssd_hf.cli", "generate", "--model", model_dir, "--labels", "SR",
+                             "--num", "60", "--batch-size", "1", "--steps", "20", "--out", str(out), *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(proc, path):
+    deadline = time.monotonic() + 240
+    while not path.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
+        time.sleep(0.05)
+
+
+def _records(out):
+    return sorted(n[:-4] for n in os.listdir(out) if n.endswith(".hea"))
+
+
+def _signals(out):
+    return np.stack([wfdb.rdrecord(str(out / name)).p_signal for name in _records(out)])
+
+
+def _uninterrupted(model_dir, out, extra=()):
+    assert main(["generate", "--model", model_dir, "--labels", "SR", "--num", "60", "--batch-size", "16",
+                 "--steps", "20", "--out", str(out), *extra]) == 0
+
+
+def test_interrupted_run_keeps_its_finished_records_and_resumes_exactly(model_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    proc = _start_generate(model_dir, out)
     try:
-        deadline = time.monotonic() + 240
-        while not (out / "ecg_002.hea").exists() and not (out / "ecg_0002.hea").exists():
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
-            time.sleep(0.2)
+        _wait_for(proc, out / "ecg_0002.hea")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    assert "interrupted after" in err and "--overwrite" in err
+    assert "interrupted after" in err and "--resume" in err and "--overwrite" in err
     meta = _metadata(out)
-    on_disk = sorted(n[:-4] for n in os.listdir(out) if n.endswith(".hea"))
-    assert meta["complete"] is False and meta["num_requested"] == 400
-    assert [e["record"] for e in meta["ecgs"]] == on_disk and 3 <= len(on_disk) < 400
+    on_disk = _records(out)
+    assert meta["complete"] is False and meta["num_requested"] == 60
+    assert [e["record"] for e in meta["ecgs"]] == on_disk and 3 <= len(on_disk) < 60
     for name in on_disk:
         assert wfdb.rdrecord(str(out / name)).p_signal.shape == (64, 12)
     assert not [n for n in os.listdir(out) if n.startswith(".tmp")]
+    kept = {name: (out / f"{name}.dat").read_bytes() for name in on_disk}
+
+    assert main(["generate", "--model", model_dir, "--labels", "SR", "--num", "60", "--batch-size", "16",
+                 "--steps", "20", "--out", str(out), "--resume"]) == 0
+    assert f"kept the first {len(on_disk)}" in capsys.readouterr().out
+    assert _metadata(out)["complete"] is True and len(_records(out)) == 60
+    assert {name: (out / f"{name}.dat").read_bytes() for name in on_disk} == kept  # untouched
+    _uninterrupted(model_dir, tmp_path / "whole")
+    np.testing.assert_array_equal(_signals(out), _signals(tmp_path / "whole"))
+
+
+def test_a_killed_run_resumes_exactly_even_where_metadata_lags_its_files(model_dir, tmp_path):
+    out = tmp_path / "out"
+    proc = _start_generate(model_dir, out, ["--plot"])
+    try:
+        _wait_for(proc, out / "ecg_0004.png")
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    meta = _metadata(out)
+    assert meta["complete"] is False and len(meta["ecgs"]) <= len(_records(out))
+    # metadata.json is rewritten every 5 s only, so a kill usually leaves finished files it does not
+    # list; make that lag certain (two listed ECGs dropped) and leave a half-written temp file behind
+    meta["ecgs"] = meta["ecgs"][:-2]
+    (out / "metadata.json").write_text(json.dumps(meta))
+    (out / ".tmp-ecg_0009.dat").write_bytes(b"half")
+    assert main(["generate", "--model", model_dir, "--labels", "SR", "--num", "60", "--batch-size", "7",
+                 "--steps", "20", "--out", str(out), "--plot", "--resume"]) == 0
+    _uninterrupted(model_dir, tmp_path / "whole", ["--plot"])
+    assert sorted(os.listdir(out)) == sorted(os.listdir(tmp_path / "whole"))
+    np.testing.assert_array_equal(_signals(out), _signals(tmp_path / "whole"))
+
+
+def test_resume_refuses_a_run_it_cannot_continue_before_loading(model_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["generate", "--model", model_dir, "--labels", "SR", "--steps", "2", "--out", str(out)]
+
+    def refused(extra, message):
+        capsys.readouterr()
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+
+    refused(["--num", "3", "--resume"], "does not exist")
+    assert not out.exists()
+    assert main(base + ["--num", "3"]) == 0
+    before = {n: (out / n).read_bytes() for n in os.listdir(out)}
+    refused(["--num", "3", "--resume", "--overwrite"], "not both")
+    refused(["--num", "3", "--resume"], "is complete (3 ECGs); nothing to resume")
+    meta = _metadata(out)
+    meta["complete"] = False
+    (out / "metadata.json").write_text(json.dumps(meta))
+    before["metadata.json"] = (out / "metadata.json").read_bytes()
+    refused(["--num", "3", "--resume", "--seed", "1"], "used --seed 0, not 1")
+    refused(["--num", "4", "--resume"], "used --num 3, not 4")
+    refused(["--num", "3", "--resume", "--format", "csv"], "used --format wfdb, not csv")
+    refused(["--num", "3", "--resume", "--steps", "3"], "used --steps 2, not 3")
+    capsys.readouterr()
+    assert main(["generate", "--model", model_dir, "--labels", "AFIB", "--steps", "2", "--out", str(out),
+                 "--num", "3", "--resume"]) == 2
+    assert "was for statements SR" in capsys.readouterr().err
+    assert {n: (out / n).read_bytes() for n in os.listdir(out)} == before  # nothing touched
+    (out / "metadata.json").write_text("{not json")
+    refused(["--num", "3", "--resume"], "metadata.json is not a readable run description")
+    (out / "metadata.json").unlink()
+    refused(["--num", "3", "--resume"], "has no metadata.json")
 
 
 def test_bundled_pipeline_is_the_default_and_few_steps_work(tmp_path):

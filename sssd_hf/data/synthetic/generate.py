@@ -8,13 +8,9 @@ from typing import Sequence
 import numpy as np
 
 from ...leads import STANDARD_LEADS
+from ...seeding import ecg_generators
 from ..chunks import Chunk, plan_chunks, run_chunks, write_parquet
 from .plan import PlannedECG, synthetic_features
-
-
-def _ecg_seed(seed: int, ecg_id: int) -> int:
-    """A well-mixed 63-bit seed for synthetic ECG ``ecg_id`` of a build with ``seed``."""
-    return int(np.random.SeedSequence([int(seed), int(ecg_id)]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def load_pipeline(model, device=None):
@@ -35,13 +31,11 @@ def _generate_chunk(
     Each ECG gets its own generator seeded by ``(seed, ecg_id)``, so an ECG is the same
     whatever the chunk size, batch size, number of processes or interruptions.
     """
-    import torch
-
     index = {code: i for i, code in enumerate(label_names)}
     multi_hot = np.zeros((len(records), len(label_names)), dtype=np.float32)
     for row, record in enumerate(records):
         multi_hot[row, [index[c] for c in record.labels]] = 1.0
-    generators = [torch.Generator("cpu").manual_seed(_ecg_seed(seed, r.ecg_id)) for r in records]
+    generators = ecg_generators(seed, [r.ecg_id for r in records])
     output = pipe(labels=multi_hot, num_ecgs_per_label=1, num_inference_steps=steps, generator=generators,
                   batch_size=batch_size, guidance_scale=guidance_scale, output_type="np")
     ecgs = np.asarray(output.ecgs, dtype=np.float32)
