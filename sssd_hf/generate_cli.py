@@ -191,7 +191,9 @@ def prepare_output(out: str, overwrite: bool, resume: bool = False) -> List[str]
         if entries and not (overwrite or resume):
             raise CLIError(f"--out {out} is not empty ({len(entries)} entries, e.g. {entries[0]}); pass --overwrite "
                            "to replace an earlier run, --resume to finish an interrupted one, or choose a new folder")
-        foreign = [e for e in entries if not _RUN_FILE.match(e) or os.path.isdir(os.path.join(out, e))]
+        # a folder there is not ours, except a temp folder the WFDB writer left when killed
+        foreign = [e for e in entries if not _RUN_FILE.match(e)
+                   or (os.path.isdir(os.path.join(out, e)) and not e.startswith(".tmp-"))]
         if foreign:
             raise CLIError(f"--out {out} holds files that sssd-ecg generate did not write ({', '.join(foreign[:3])}); "
                            "choose another folder")

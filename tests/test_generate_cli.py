@@ -123,6 +123,10 @@ def test_an_older_run_is_refused_then_replaced_with_overwrite(model_dir, tmp_pat
     (out / "notes.txt").write_text("mine")
     assert main(base + ["--num", "1", "--overwrite"]) == 2
     assert "did not write (notes.txt)" in capsys.readouterr().err and (out / "ecg_0000.hea").is_file()
+    (out / "notes.txt").unlink()
+    (out / "ecg_0001").mkdir()  # a folder with a run file's name is still not ours
+    assert main(base + ["--num", "1", "--overwrite"]) == 2
+    assert "did not write (ecg_0001)" in capsys.readouterr().err
 
 
 def test_bad_output_is_refused_before_the_model_loads(tmp_path, capsys):
@@ -257,6 +261,8 @@ def test_a_killed_run_resumes_exactly_even_where_metadata_lags_its_files(model_d
     meta["ecgs"] = meta["ecgs"][:-2]
     (out / "metadata.json").write_text(json.dumps(meta))
     (out / ".tmp-ecg_0009.dat").write_bytes(b"half")
+    (out / ".tmp-wfdb-killed").mkdir(exist_ok=True)  # what the WFDB writer leaves when killed mid-record
+    (out / ".tmp-wfdb-killed" / "ecg_0009.hea").write_text("half")
     assert main(["generate", "--model", model_dir, "--labels", "SR", "--num", "60", "--batch-size", "7",
                  "--steps", "20", "--out", str(out), "--plot", "--resume"]) == 0
     _uninterrupted(model_dir, tmp_path / "whole", ["--plot"])
