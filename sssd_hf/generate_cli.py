@@ -273,12 +273,14 @@ def read_resumable_run(out: str, fmt: str, num: int, codes: Optional[List[str]],
                        "over") from None
     if meta.get("complete") is True:
         raise CLIError(f"--resume: the run in {out} is complete ({len(names)} ECGs); nothing to resume")
-    for key in ("format", "num_requested", "plot"):
-        _check_same(out, "--" + {"num_requested": "num"}.get(key, key), meta.get(key),
-                    {"format": fmt, "num_requested": num, "plot": plot}[key])
-    for key, option in (("model", "--model"), ("sampler", "--scheduler"), ("num_inference_steps", "--steps"),
-                        ("seed", "--seed")):
-        _check_same(out, option, old_settings.get(key), settings[key])
+    recorded = {"--format": meta.get("format"), "--num": meta.get("num_requested"), "--plot": meta.get("plot"),
+                "--model": old_settings.get("model"), "--scheduler": old_settings.get("sampler"),
+                "--steps": old_settings.get("num_inference_steps"), "--seed": old_settings.get("seed")}
+    asked = {"--format": fmt, "--num": num, "--plot": plot, "--model": settings["model"],
+             "--scheduler": settings["sampler"], "--steps": settings["num_inference_steps"],
+             "--seed": settings["seed"]}
+    for option, before in recorded.items():
+        _check_same(out, option, before, asked[option])
     if names != record_names(len(names), total=num):
         raise CLIError(f"--resume: {path} lists records {names[:2]}... that this run would not name")
     other = [row for row in labels if row != (codes or [])]
