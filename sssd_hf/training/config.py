@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, get_args, 
 import yaml
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
-LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
+LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "warmup_stable_decay")
 CROPS = ("start", "center", "random")
 #: Sampling rate of the data when neither ``sampling_rate`` nor ``model.sampling_rate`` is set.
 DEFAULT_SAMPLING_RATE = 100
@@ -66,9 +66,11 @@ class TrainConfig:
             ``batch_size * num_processes * gradient_accumulation_steps``.
         max_steps: optimizer steps; learning_rate, adam_beta1/2, adam_epsilon, weight_decay (AdamW
             when > 0); lr_scheduler (``constant``, ``constant_with_warmup``, ``linear``,
-            ``cosine``) with ``lr_warmup_steps``; max_grad_norm (``null``: no clipping);
-            mixed_precision (``no``, ``fp16``, ``bf16``); compile (``torch.compile``);
-            gradient_checkpointing.
+            ``cosine``, ``warmup_stable_decay``) with ``lr_warmup_steps``; ``warmup_stable_decay`` holds
+            the peak rate and then decays it linearly to 0 over the last ``lr_decay_steps`` steps
+            (a cool-down that can be added to a constant-rate run when it is resumed);
+            max_grad_norm (``null``: no clipping); mixed_precision (``no``, ``fp16``, ``bf16``);
+            compile (``torch.compile``); gradient_checkpointing.
         ema, ema_decay, ema_warmup, ema_power: exponential moving average of the weights; the
             exported pipeline uses the averaged weights.
         condition_dropout: probability of replacing an ECG's statements by the learned null
@@ -108,6 +110,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_scheduler: str = "constant"
     lr_warmup_steps: int = 0
+    lr_decay_steps: int = 0
     max_grad_norm: Optional[float] = None
     mixed_precision: str = "no"
     compile: bool = False
@@ -299,6 +302,7 @@ def validate_config(config: TrainConfig) -> None:
         raise ConfigError(f"mixed_precision must be one of {MIXED_PRECISION}, got {config.mixed_precision!r}")
     if config.lr_scheduler not in LR_SCHEDULERS:
         raise ConfigError(f"lr_scheduler must be one of {LR_SCHEDULERS}, got {config.lr_scheduler!r}")
+    _validate_lr_decay(config)
     if not 0.0 <= config.condition_dropout < 1.0:
         raise ConfigError(f"condition_dropout must be in [0, 1), got {config.condition_dropout}")
     if config.condition_dropout > 0 and not config.model.get("learn_null_label", False):
@@ -315,6 +319,20 @@ def validate_config(config: TrainConfig) -> None:
                 f"sample_labels must be a list of lists of statement codes, got {config.sample_labels!r}"
             )
     resolve_label_names(config.model)  # unknown statement codes fail here, before any data is read
+
+
+def _validate_lr_decay(config: TrainConfig) -> None:
+    if config.lr_scheduler != "warmup_stable_decay":
+        if config.lr_decay_steps:
+            raise ConfigError(
+                f"lr_decay_steps is only used by lr_scheduler warmup_stable_decay, not {config.lr_scheduler}"
+            )
+        return
+    if not 1 <= config.lr_decay_steps <= config.max_steps - config.lr_warmup_steps:
+        raise ConfigError(
+            f"lr_decay_steps must be between 1 and max_steps - lr_warmup_steps "
+            f"({config.max_steps - config.lr_warmup_steps}), got {config.lr_decay_steps}"
+        )
 
 
 def _validate_length_and_rate(config: TrainConfig) -> None:

@@ -28,6 +28,7 @@ from .checkpoints import TrainingState, load_checkpoint, resolve_resume, save_ch
 from .config import ConfigError, TrainConfig, resolve_label_names
 from .data import ECGSplit, ShardedEpochOrder, load_ecg_dataset, micro_batch_loader
 from .export import averaged_model, export_pipeline, launch_command, make_scheduler, training_card_text
+from .lr_schedules import make_lr_scheduler
 from .monitor import MetricsLog, ThroughputMeter, peak_memory_mb
 
 logger = logging.getLogger(__name__)
@@ -183,15 +184,8 @@ class Trainer:
             self.model.parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2),
             eps=config.adam_epsilon, weight_decay=config.weight_decay,
         )
-        from diffusers.optimization import get_scheduler
-
         # Not passed to accelerator.prepare: accelerate would step it once per process.
-        self.lr_scheduler = get_scheduler(
-            config.lr_scheduler,
-            optimizer,
-            num_warmup_steps=config.lr_warmup_steps,
-            num_training_steps=config.max_steps,
-        )
+        self.lr_scheduler = make_lr_scheduler(config, optimizer)
         self.ema = None
         if config.ema:
             from diffusers.training_utils import EMAModel
