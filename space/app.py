@@ -137,8 +137,10 @@ def build_demo(store: ModelStore):
                                   label="Steps", elem_id="steps")
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="seed")
                 dice = gr.Button("Random seed", size="sm")
-                guidance = gr.Slider(0.0, MAX_GUIDANCE, value=1.0, step=0.1, visible=info.supports_guidance,
-                                     label="Guidance scale (1 = off)", elem_id="guidance")
+                # starts at the pipeline's default_guidance_scale (1 = off for a model without guidance)
+                guidance = gr.Slider(0.0, max(MAX_GUIDANCE, info.default_guidance), value=info.default_guidance,
+                                     step=0.1, visible=info.supports_guidance, label="Guidance scale (1 = off)",
+                                     elem_id="guidance")
                 download_choice = gr.CheckboxGroup([(format_label(f), f) for f in formats], value=list(formats),
                                                    label="Download formats", elem_id="formats")
                 button = gr.Button("Generate", variant="primary", elem_id="generate")

@@ -2,9 +2,10 @@
 
 Everything that can be checked without the weights is checked first, in this order, each
 failure a one-line :class:`~sssd_hf.cli.CLIError`: the numbers (``--num``, ``--steps``,
-``--batch-size``), the model folder (``model_index.json``, the label vocabulary and step count
-read from its JSON configs, safetensors weights present), the statements, ``--device``, and
-the output folder.  Only then is the model loaded.  ECGs are generated and written in batches of
+``--batch-size``, ``--guidance-scale``), the model folder (``model_index.json``, the label
+vocabulary, step count, default steps and guidance read from its JSON configs, guidance only for a
+model trained for it, safetensors weights present), the statements, ``--device``, and the output
+folder.  Only then is the model loaded.  ECGs are generated and written in batches of
 ``--batch-size``, so memory stays flat in ``--num``; an interrupted run (Ctrl-C) keeps every
 finished record and a ``metadata.json`` that lists exactly those.  Each ECG's noise comes from its
 own generator seeded by ``(--seed, its number)`` (:mod:`sssd_hf.seeding`), so the output does not
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -52,6 +54,10 @@ class ModelInfo:
     num_train_timesteps: Optional[int]
     default_steps: Optional[int]
     local: bool
+    #: the folder's ``default_guidance_scale`` (``model_index.json``), ``None`` if it sets none
+    default_guidance: Optional[float] = None
+    #: the model learned a null label (``learn_null_label: true``), so guidance != 1 works
+    supports_guidance: Optional[bool] = None
 
 
 def resolve_model_path(model: Optional[str]) -> str:
@@ -78,7 +84,8 @@ def _read_json(path: str) -> Dict[str, Any]:
 
 
 def read_model_info(model: Optional[str]) -> ModelInfo:
-    """Read a pipeline folder's vocabulary, step count and default steps from its JSON files alone.
+    """Read a pipeline folder's vocabulary, step count, default steps and guidance, and whether its
+    model supports guidance, from its JSON files alone.
 
     A Hub id (not a local folder) is looked up only when loaded, so its fields are ``None``.
     Raises :class:`CLIError` for a folder that is not a pipeline, has unreadable configs, or
@@ -98,7 +105,14 @@ def read_model_info(model: Optional[str]) -> ModelInfo:
     labels = model_config.get("label_names") or None
     steps = scheduler_config.get("num_train_timesteps")
     return ModelInfo(path, list(labels) if labels else None, int(steps) if steps else None,
-                     index.get("default_num_inference_steps"), local=True)
+                     index.get("default_num_inference_steps"), local=True,
+                     default_guidance=index.get("default_guidance_scale"),
+                     supports_guidance=_supports_guidance(model_config))
+
+
+def _supports_guidance(model_config) -> bool:
+    """Whether a model (its config) was trained for classifier-free guidance, as the pipeline checks it."""
+    return bool(model_config.get("label_embedding")) and model_config.get("learn_null_label") is True
 
 
 def _check_weight_files(folder: str) -> None:
@@ -125,6 +139,8 @@ def check_numbers(args: argparse.Namespace, fmt: str) -> None:
         raise CLIError(f"--seed must be 0 or more, got {args.seed}")
     if args.steps is not None and args.steps < 1:
         raise CLIError(f"--steps must be at least 1, got {args.steps} (leave it out for the sampler's default)")
+    if args.guidance_scale is not None and not (math.isfinite(args.guidance_scale) and args.guidance_scale >= 0):
+        raise CLIError(f"--guidance-scale must be a finite number >= 0, got {args.guidance_scale}")
 
 
 def resolve_num_steps(sampler: str, steps: Optional[int], info: ModelInfo) -> Optional[int]:
@@ -136,6 +152,28 @@ def resolve_num_steps(sampler: str, steps: Optional[int], info: ModelInfo) -> Op
     if steps is None and sampler == "ddpm" and info.default_steps is not None:
         steps = int(info.default_steps)
     return resolve_steps(sampler, steps, info.num_train_timesteps)
+
+
+def resolve_guidance(guidance_scale: Optional[float], info: ModelInfo) -> Optional[float]:
+    """Classifier-free guidance weight: ``--guidance-scale``, else the folder's ``default_guidance_scale``,
+    else 1.0 (none).  Refuses guidance != 1 for a model not trained for it (``learn_null_label``).
+    ``None`` until the settings of a Hub pipeline are known."""
+    what = "--guidance-scale"
+    if guidance_scale is None:
+        if info.supports_guidance is None:
+            return None
+        what, default = "the pipeline's default_guidance_scale", info.default_guidance
+        if default is not None and (isinstance(default, bool) or not isinstance(default, (int, float))
+                                    or not math.isfinite(default) or default < 0):
+            raise CLIError(f"{info.path}: model_index.json's default_guidance_scale must be a finite number >= 0, "
+                           f"got {default!r}")
+        guidance_scale = 1.0 if default is None else default
+    guidance_scale = float(guidance_scale)
+    if guidance_scale != 1.0 and info.supports_guidance is False:
+        raise CLIError(f"{what} {guidance_scale:g} needs a model trained for classifier-free guidance "
+                       "(learn_null_label: true in its model/config.json), which this one is not; "
+                       "use --guidance-scale 1")
+    return guidance_scale
 
 
 def check_labels(args: argparse.Namespace, label_names: Optional[List[str]]) -> Optional[List[str]]:
@@ -252,7 +290,7 @@ def read_resumable_run(out: str, fmt: str, num: int, codes: Optional[List[str]],
                        plot: bool) -> ResumedRun:
     """What ``--resume`` keeps of the interrupted run in ``out``, checked before the model loads.
 
-    The run must be unfinished and have used the same model, sampler, steps, seed, statements,
+    The run must be unfinished and have used the same model, sampler, steps, guidance, seed, statements,
     ``--num``, ``--format`` and ``--plot``.  Kept: the leading ECGs that ``metadata.json`` lists
     and whose files are all there (for npz: those in ``ecgs.npz``); files of later ECGs, which a
     killed run may have written after its last ``metadata.json``, are regenerated."""
@@ -273,12 +311,14 @@ def read_resumable_run(out: str, fmt: str, num: int, codes: Optional[List[str]],
                        "over") from None
     if meta.get("complete") is True:
         raise CLIError(f"--resume: the run in {out} is complete ({len(names)} ECGs); nothing to resume")
+    # runs written before --guidance-scale existed all used 1.0 (no guidance)
     recorded = {"--format": meta.get("format"), "--num": meta.get("num_requested"), "--plot": meta.get("plot"),
                 "--model": old_settings.get("model"), "--scheduler": old_settings.get("sampler"),
-                "--steps": old_settings.get("num_inference_steps"), "--seed": old_settings.get("seed")}
+                "--steps": old_settings.get("num_inference_steps"),
+                "--guidance-scale": old_settings.get("guidance_scale", 1.0), "--seed": old_settings.get("seed")}
     asked = {"--format": fmt, "--num": num, "--plot": plot, "--model": settings["model"],
              "--scheduler": settings["sampler"], "--steps": settings["num_inference_steps"],
-             "--seed": settings["seed"]}
+             "--guidance-scale": settings["guidance_scale"], "--seed": settings["seed"]}
     for option, before in recorded.items():
         _check_same(out, option, before, asked[option])
     if names != record_names(len(names), total=num):
@@ -381,10 +421,11 @@ def _remove_old_run(out: str, names: List[str]) -> None:
             os.unlink(path)
 
 
-def _settings(info: ModelInfo, args: argparse.Namespace, steps: Optional[int], scheduler_class: str = ""):
+def _settings(info: ModelInfo, args: argparse.Namespace, steps: Optional[int], guidance: Optional[float],
+              scheduler_class: str = ""):
     """The generation settings a run records in ``metadata.json`` and in every record's header."""
     settings = {"model": os.fspath(info.path), "sampler": args.scheduler, "scheduler": scheduler_class,
-                "num_inference_steps": steps, "seed": args.seed}
+                "num_inference_steps": steps, "guidance_scale": guidance, "seed": args.seed}
     return settings if scheduler_class else {k: v for k, v in settings.items() if k != "scheduler"}
 
 
@@ -395,6 +436,7 @@ def run_generate(args: argparse.Namespace) -> int:
     check_numbers(args, fmt)
     info = read_model_info(args.model)
     steps = resolve_num_steps(args.scheduler, args.steps, info)
+    guidance = resolve_guidance(args.guidance_scale, info)
     codes = check_labels(args, info.label_names)
     device = resolve_device(args.device)
     out = os.fspath(args.out)
@@ -404,7 +446,7 @@ def run_generate(args: argparse.Namespace) -> int:
     old_files = prepare_output(out, args.overwrite, args.resume)
     resumed = None
     if args.resume:
-        resumed = read_resumable_run(out, fmt, args.num, codes, _settings(info, args, steps), args.plot)
+        resumed = read_resumable_run(out, fmt, args.num, codes, _settings(info, args, steps, guidance), args.plot)
         old_files = resumed.stale
     writer = None
     try:
@@ -412,10 +454,12 @@ def run_generate(args: argparse.Namespace) -> int:
         if not info.local:  # a Hub pipeline: what read_model_info could not check
             info = ModelInfo(info.path, list(pipe.model.config.label_names or []) or None,
                              pipe.scheduler.config.num_train_timesteps, pipe.config.get("default_num_inference_steps"),
-                             local=False)
+                             local=False, default_guidance=pipe.config.get("default_guidance_scale"),
+                             supports_guidance=_supports_guidance(pipe.model.config))
             steps = resolve_num_steps(args.scheduler, args.steps, info)
+            guidance = resolve_guidance(args.guidance_scale, info)
             codes = check_labels(args, info.label_names)
-        settings = _settings(info, args, steps, type(pipe.scheduler).__name__)
+        settings = _settings(info, args, steps, guidance, type(pipe.scheduler).__name__)
         config = pipe.model.config
         _remove_old_run(out, old_files)
         writer = _RunWriter(out, fmt, args.num, config.sampling_rate, _lead_names(), config.sample_length,
@@ -427,7 +471,8 @@ def run_generate(args: argparse.Namespace) -> int:
                 count = min(args.batch_size, args.num - start)
                 batch = pipe(labels=None if codes is None else [codes] * count,
                              num_ecgs=count if codes is None else None, num_inference_steps=steps,
-                             generator=ecg_generators(args.seed, range(start, start + count)), batch_size=count)
+                             guidance_scale=guidance, generator=ecg_generators(args.seed, range(start, start + count)),
+                             batch_size=count)
                 writer.add(batch.ecgs, [c or [] for c in batch.labels])
         except KeyboardInterrupt:
             writer.finish(complete=False)
@@ -476,6 +521,9 @@ def add_parser(subparsers) -> None:
                         + ")")
     parser.add_argument("--scheduler", choices=list(SAMPLERS), default=DEFAULT_SAMPLER,
                         help="sampler: " + "; ".join(f"{s.name}: {s.label}" for s in SAMPLERS.values()))
+    parser.add_argument("--guidance-scale", type=float, metavar="G",
+                        help="classifier-free guidance weight, >= 0; != 1 needs a model trained for it "
+                        "(default: the pipeline's default_guidance_scale in model_index.json, else 1 = none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=16, help="ECGs generated and written at once (default 16)")
     parser.add_argument("--model", help="pipeline folder or Hub id (default: the bundled demonstration pipeline)")

@@ -311,3 +311,92 @@ def test_bundled_pipeline_is_the_default_and_few_steps_work(tmp_path):
     meta = _metadata(out)
     assert meta["settings"]["model"].endswith("default_pipeline") and meta["num_samples"] == 1000
     assert main(["generate", "--labels", "NORM", "--out", str(tmp_path / "x"), "--steps", "3"]) == 2
+
+
+@pytest.fixture
+def guided_model_dir(tmp_path):
+    """A tiny pipeline trained-for-guidance (a null label) whose folder recommends guidance 2."""
+    from sssd_hf import SSSDECGPipeline
+    from sssd_hf.testing import make_tiny_pipeline
+
+    tiny = make_tiny_pipeline(label_names=("NORM", "AFIB", "SR"), sample_length=64, seed=0, learn_null_label=True)
+    SSSDECGPipeline(model=tiny.model, scheduler=tiny.scheduler, default_guidance_scale=2.0).save_pretrained(
+        tmp_path / "guided")
+    return str(tmp_path / "guided")
+
+
+def test_the_folders_default_guidance_is_used_and_recorded_and_can_be_overridden(guided_model_dir, model_dir,
+                                                                                  tmp_path):
+    from sssd_hf import SSSDECGPipeline
+
+    base = ["generate", "--model", guided_model_dir, "--labels", "SR", "--num", "2", "--steps", "2", "--seed", "4",
+            "--format", "npz"]
+    runs = {}
+    for name, extra in (("default", []), ("two", ["--guidance-scale", "2"]), ("off", ["--guidance-scale", "1"]),
+                        ("three", ["--guidance-scale", "3.5"])):
+        assert main(base + ["--out", str(tmp_path / name), *extra]) == 0
+        runs[name] = read_npz(tmp_path / name / "ecgs.npz")
+    assert [_metadata(tmp_path / n)["settings"]["guidance_scale"] for n in runs] == [2.0, 2.0, 1.0, 3.5]
+    assert runs["default"]["metadata"]["settings"]["guidance_scale"] == 2.0  # the .npz says so too
+    np.testing.assert_array_equal(runs["default"]["ecgs"], runs["two"]["ecgs"])
+    assert not np.allclose(runs["default"]["ecgs"], runs["off"]["ecgs"])
+    assert not np.allclose(runs["default"]["ecgs"], runs["three"]["ecgs"])
+    pipe = SSSDECGPipeline.from_pretrained(guided_model_dir)
+    direct = pipe(labels=["SR"] * 2, num_inference_steps=2, generator=ecg_generators(4, range(2)))
+    np.testing.assert_allclose(runs["default"]["ecgs"], direct.ecgs, atol=1e-6)
+    # a folder that recommends nothing: no guidance, recorded as 1.0
+    assert main(["generate", "--model", model_dir, "--labels", "SR", "--steps", "2",
+                 "--out", str(tmp_path / "p")]) == 0
+    assert _metadata(tmp_path / "p")["settings"]["guidance_scale"] == 1.0
+
+
+def test_bad_guidance_is_refused_before_the_model_loads(guided_model_dir, model_dir, tmp_path, capsys):
+    for folder in (model_dir, guided_model_dir):  # corrupt weights: an error reported instead came first
+        with open(os.path.join(folder, "model", "diffusion_pytorch_model.safetensors"), "r+b") as f:
+            f.truncate(100)
+    index_path = os.path.join(model_dir, "model_index.json")  # a model without a null label
+    index = json.loads(open(index_path).read())
+
+    def refused(folder, extra, message, folder_default=None):
+        with open(index_path, "w") as f:
+            json.dump(index if folder_default is None else dict(index, default_guidance_scale=folder_default), f)
+        out = tmp_path / "x"
+        assert main(["generate", "--model", folder, "--labels", "SR", "--out", str(out), *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, (extra, err)
+        assert not out.exists()
+
+    refused(guided_model_dir, ["--guidance-scale=-1"], "--guidance-scale must be a finite number >= 0, got -1.0")
+    refused(guided_model_dir, ["--guidance-scale", "nan"], "--guidance-scale must be a finite number >= 0, got nan")
+    refused(guided_model_dir, ["--guidance-scale", "inf"], "--guidance-scale must be a finite number >= 0, got inf")
+    refused(model_dir, ["--guidance-scale", "2"], "--guidance-scale 2 needs a model trained for classifier-free")
+    refused(model_dir, [], "default_guidance_scale 2 needs a model trained for classifier-free", folder_default=2.0)
+    refused(model_dir, [], "default_guidance_scale must be a finite number >= 0, got -3", folder_default=-3)
+    # guidance 1 (none) passes every check: the corrupt weights are what stops these
+    refused(model_dir, ["--guidance-scale", "1"], "cannot load the pipeline")
+    refused(model_dir, ["--guidance-scale", "1"], "cannot load the pipeline", folder_default=2.0)
+    refused(guided_model_dir, [], "cannot load the pipeline")
+
+
+def test_resume_refuses_another_guidance_scale(guided_model_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["generate", "--model", guided_model_dir, "--labels", "SR", "--steps", "2", "--num", "3", "--out", str(out)]
+    assert main(base) == 0
+    meta = _metadata(out)
+    meta["complete"] = False
+    (out / "metadata.json").write_text(json.dumps(meta))
+    before = {n: (out / n).read_bytes() for n in os.listdir(out)}
+    capsys.readouterr()
+    assert main(base + ["--resume", "--guidance-scale", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "used --guidance-scale 2.0, not 1.0" in err and len(err.strip().splitlines()) == 1, err
+    assert {n: (out / n).read_bytes() for n in os.listdir(out)} == before  # nothing touched
+    # a run written before --guidance-scale existed generated without guidance
+    del meta["settings"]["guidance_scale"]
+    (out / "metadata.json").write_text(json.dumps(meta))
+    assert main(base + ["--resume"]) == 2
+    assert "used --guidance-scale 1.0, not 2.0" in capsys.readouterr().err
+    meta["settings"]["guidance_scale"] = 2.0
+    (out / "metadata.json").write_text(json.dumps(meta))
+    assert main(base + ["--resume", "--guidance-scale", "2"]) == 0  # the same guidance, given or by default
+    assert _metadata(out)["complete"] is True and _metadata(out)["settings"]["guidance_scale"] == 2.0

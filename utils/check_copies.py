@@ -48,6 +48,7 @@ def _write_atomically(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a copy must stay readable like any source file
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -68,11 +68,17 @@ class GenerationResult:
         )
 
 
+#: Pipeline config values (not components) that a pipeline rebuilt around another scheduler keeps.
+_PIPELINE_SETTINGS = ("default_num_inference_steps", "default_guidance_scale")
+
+
 def with_scheduler(pipe, scheduler):
-    """A pipeline object sharing ``pipe``'s model but driven by ``scheduler`` (``pipe`` is not changed)."""
+    """A pipeline object sharing ``pipe``'s model but driven by ``scheduler`` (``pipe`` is not changed); it
+    keeps ``pipe``'s default steps and guidance."""
     components = dict(pipe.components)
     components["scheduler"] = scheduler
-    runner = type(pipe)(**components)
+    settings = {k: pipe.config[k] for k in _PIPELINE_SETTINGS if k in pipe.config}
+    runner = type(pipe)(**components, **settings)
     runner.set_progress_bar_config(disable=True)
     return runner
 

@@ -23,6 +23,8 @@ class ModelInfo:
         supports_guidance: the model learned a null label, so classifier-free guidance works.
         num_train_timesteps: T of the noise schedule (the most denoising steps a request may ask for).
         sampling_rate: of the generated ECGs, Hz.
+        default_guidance: the guidance weight the page starts at: the pipeline's
+            ``default_guidance_scale`` (its ``default_guidance``), 1.0 (off) for a model without guidance.
     """
 
     source: str
@@ -30,6 +32,7 @@ class ModelInfo:
     supports_guidance: bool
     num_train_timesteps: int
     sampling_rate: float
+    default_guidance: float = 1.0
 
     @property
     def conditional(self) -> bool:
@@ -40,12 +43,14 @@ def model_info(pipe, source: str) -> ModelInfo:
     """:class:`ModelInfo` of a loaded pipeline, read from ``pipe.model.config`` and ``pipe.scheduler.config``."""
     config = pipe.model.config
     labels = tuple(str(c) for c in (config.label_names or ())) if getattr(config, "label_embedding", None) else ()
+    supports_guidance = bool(getattr(config, "learn_null_label", False)) and bool(labels)
     return ModelInfo(
         source=str(source),
         label_names=labels,
-        supports_guidance=bool(getattr(config, "learn_null_label", False)) and bool(labels),
+        supports_guidance=supports_guidance,
         num_train_timesteps=int(pipe.scheduler.config.num_train_timesteps),
         sampling_rate=float(config.sampling_rate),
+        default_guidance=float(getattr(pipe, "default_guidance", 1.0)) if supports_guidance else 1.0,
     )
 
 

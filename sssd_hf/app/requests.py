@@ -159,13 +159,14 @@ def validate_request(
     sampler: Any = DEFAULT_SAMPLER,
     num_inference_steps: Any = None,
     seed: Any = 0,
-    guidance_scale: Any = 1.0,
+    guidance_scale: Any = None,
     formats: Optional[Sequence[str]] = None,
 ) -> Tuple[GenerationRequest, List[str]]:
     """Check a request against the model ``info`` describes; return it and warnings for the visitor.
 
     ``num_inference_steps=None`` takes the sampler's default (:func:`default_steps`),
-    ``formats=None`` every :func:`download_formats`.  Raises :class:`RequestError` for: statements
+    ``guidance_scale=None`` the model's default guidance (``info.default_guidance``; 1.0 without
+    statements), ``formats=None`` every :func:`download_formats`.  Raises :class:`RequestError` for: statements
     that are not a list of codes, unknown to the model, too many, missing (with no explicit
     ``unconditional``) or given to an unconditional model; a count, step number or seed that is
     not a whole number in range; an unknown sampler or format; guidance out of range or on a
@@ -184,7 +185,10 @@ def validate_request(
     else:
         steps = _as_int(num_inference_steps, "Steps", 1, T)
     seed_value = _as_int(seed, "Seed", 0, MAX_SEED)
-    guidance = 1.0 if guidance_scale is None else _as_float(guidance_scale, "Guidance", 0.0, MAX_GUIDANCE)
+    if guidance_scale is None:
+        guidance = info.default_guidance if codes else 1.0
+    else:
+        guidance = _as_float(guidance_scale, "Guidance", 0.0, max(MAX_GUIDANCE, info.default_guidance))
     if guidance != 1.0 and not info.supports_guidance:
         raise RequestError("This model was not trained for classifier-free guidance; keep guidance at 1.")
     if guidance != 1.0 and not codes:

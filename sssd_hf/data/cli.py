@@ -7,6 +7,7 @@ Heavy libraries (``datasets``, ``torch``) are imported only when a command runs,
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import List, Optional
@@ -209,7 +210,9 @@ def _add_build_dataset(subparsers) -> None:
     sampling.add_argument("--steps", type=int, default=200, help="denoising steps (default: 200)")
     sampling.add_argument("--batch-size", type=int, default=16, help="ECGs denoised at once per process (default: 16)")
     sampling.add_argument(
-        "--guidance-scale", type=float, default=1.0, help="classifier-free guidance (needs a model trained for it)"
+        "--guidance-scale", type=float, default=None, metavar="G",
+        help="classifier-free guidance, >= 0; != 1 needs a model trained for it (default: the pipeline's "
+        "default_guidance_scale, else 1 = none)",
     )
     sampling.add_argument("--seed", type=int, default=0, help="seed; each ECG's noise is seeded by (seed, ecg_id)")
     output = parser.add_argument_group("output")
@@ -248,6 +251,8 @@ def _run_build_dataset(args) -> int:
     model = resolve_model_path(args.model)  # --model, else the bundled pipeline
     if args.steps < 1:
         raise CLIError(f"--steps must be at least 1, got {args.steps}")
+    if args.guidance_scale is not None and not (math.isfinite(args.guidance_scale) and args.guidance_scale >= 0):
+        raise CLIError(f"--guidance-scale must be a finite number >= 0, got {args.guidance_scale}")
     selection = Selection(
         splits=_split_list(args.splits), subset=_split_list(args.subset), per_statement=args.per_statement,
         limit=args.limit, oversample=parse_oversample(args.oversample), min_likelihood=args.min_likelihood,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import numbers
 import os
 from dataclasses import dataclass
@@ -154,6 +155,10 @@ class SSSDECGPipeline(DiffusionPipeline):
         default_num_inference_steps: steps used when a call gives none; ``None`` means every
             training step (the paper's 200-step DDPM).  Saved in ``model_index.json``, so a
             pipeline folder that ships a few-step solver also ships its step count.
+        default_guidance_scale: classifier-free guidance weight used when a call gives none
+            (``guidance_scale=None``); ``None`` means 1.0, no guidance.  Saved in
+            ``model_index.json``, so a folder can recommend the guidance its model was tuned
+            for; a value other than 1 still needs a model trained with ``learn_null_label=True``.
 
     A call runs diffusers' named steps: :meth:`check_inputs`, :meth:`encode_labels`, then for
     each chunk of ``batch_size`` ECGs ``scheduler.set_timesteps``, :meth:`prepare_latents`,
@@ -166,7 +171,11 @@ class SSSDECGPipeline(DiffusionPipeline):
     _callback_tensor_inputs = ["latents", "noise_pred"]
 
     def __init__(
-        self, model: ModelMixin, scheduler: SchedulerMixin, default_num_inference_steps: Optional[int] = None
+        self,
+        model: ModelMixin,
+        scheduler: SchedulerMixin,
+        default_num_inference_steps: Optional[int] = None,
+        default_guidance_scale: Optional[float] = None,
     ):
         super().__init__()
         if default_num_inference_steps is not None and (
@@ -176,8 +185,15 @@ class SSSDECGPipeline(DiffusionPipeline):
             raise ValueError(
                 f"default_num_inference_steps must be a positive integer or None, got {default_num_inference_steps!r}"
             )
+        if default_guidance_scale is not None and not _is_guidance_scale(default_guidance_scale):
+            raise ValueError(
+                f"default_guidance_scale must be a finite number >= 0 or None, got {default_guidance_scale!r}"
+            )
         self.register_modules(model=model, scheduler=scheduler)
-        self.register_to_config(default_num_inference_steps=default_num_inference_steps)
+        self.register_to_config(
+            default_num_inference_steps=default_num_inference_steps,
+            default_guidance_scale=None if default_guidance_scale is None else float(default_guidance_scale),
+        )
         self._guidance_scale = 1.0
         self._num_timesteps = 0
         self._chunk_index = 0
@@ -209,6 +225,13 @@ class SSSDECGPipeline(DiffusionPipeline):
         every training step of the scheduler."""
         configured = getattr(self.config, "default_num_inference_steps", None)
         return configured if configured is not None else self.scheduler.config.num_train_timesteps
+
+    @property
+    def default_guidance(self) -> float:
+        """Guidance weight used when a call gives none: the config's ``default_guidance_scale``,
+        else 1.0 (no guidance)."""
+        configured = getattr(self.config, "default_guidance_scale", None)
+        return float(configured) if configured is not None else 1.0
 
     # -- inputs -----------------------------------------------------------------------------
     def _number_of_ecgs(self, labels: LabelsInput, num_ecgs: Optional[int], num_ecgs_per_label: int) -> int:
@@ -395,7 +418,7 @@ class SSSDECGPipeline(DiffusionPipeline):
         generator: Union[torch.Generator, List[torch.Generator], None] = None,
         latents: Optional[torch.Tensor] = None,
         sex: Union[str, int, Sequence[Union[str, int]], None] = None,
-        guidance_scale: float = 1.0,
+        guidance_scale: Optional[float] = None,
         batch_size: int = 32,
         output_type: str = "np",
         return_dict: bool = True,
@@ -419,7 +442,8 @@ class SSSDECGPipeline(DiffusionPipeline):
             sex: ``"male"``/``"female"`` (or PTB-XL codes 0/1), one value or one per ECG, for
                 models built with sex conditioning.
             guidance_scale: classifier-free guidance weight (``!= 1`` needs a model trained with
-                ``learn_null_label=True``); 1.0 disables guidance.
+                ``learn_null_label=True``); 1.0 disables guidance.  Default: the pipeline's
+                ``default_guidance_scale``, else 1.0.
             batch_size: ECGs denoised at once (bounds memory; any number of ECGs can be asked).
             output_type: ``"np"`` (float32 NumPy ``(N, 12, L)`` mV), ``"pt"`` (CPU float32
                 tensor) or ``"latent"`` (the ``(N, G, L)`` generated leads as sampled, before
@@ -439,6 +463,8 @@ class SSSDECGPipeline(DiffusionPipeline):
         if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
             callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
         steps = num_inference_steps if num_inference_steps is not None else self.default_steps
+        if guidance_scale is None:
+            guidance_scale = self.default_guidance
         total = self.check_inputs(labels, num_ecgs, num_ecgs_per_label, steps, generator, latents, guidance_scale,
                                   batch_size, output_type, callback_on_step_end_tensor_inputs)
         self._guidance_scale = float(guidance_scale)
@@ -493,8 +519,9 @@ class SSSDECGPipeline(DiffusionPipeline):
         ``force_download``, ``local_files_only``, ``proxies``, ``revision``, ``token`` (for a
         Hub id); ``torch_dtype`` (a dtype, or a dict with a ``"model"`` or ``"default"`` entry),
         ``variant``, ``use_safetensors``, ``low_cpu_mem_usage`` (for the model weights);
-        ``model=`` / ``scheduler=`` replace a component; ``default_num_inference_steps=``
-        overrides the folder's; ``trust_remote_code`` is accepted and has no effect.
+        ``model=`` / ``scheduler=`` replace a component; ``default_num_inference_steps=`` and
+        ``default_guidance_scale=`` override the folder's (read from its ``model_index.json``);
+        ``trust_remote_code`` is accepted and has no effect.
         """
         from huggingface_hub import snapshot_download
 
@@ -507,6 +534,7 @@ class SSSDECGPipeline(DiffusionPipeline):
             kwargs.pop(name, None)
         model, scheduler = kwargs.pop("model", None), kwargs.pop("scheduler", None)
         default_steps = kwargs.pop("default_num_inference_steps", None)
+        default_guidance = kwargs.pop("default_guidance_scale", None)
         if kwargs:
             raise TypeError(f"Unexpected arguments: {sorted(kwargs)}")
         path = os.fspath(pretrained_model_name_or_path)
@@ -524,7 +552,10 @@ class SSSDECGPipeline(DiffusionPipeline):
         scheduler = scheduler or hub.load_component(path, "scheduler")
         if default_steps is None:
             default_steps = hub.pipeline_setting(path, "default_num_inference_steps")
-        return cls(model=model.eval(), scheduler=scheduler, default_num_inference_steps=default_steps)
+        if default_guidance is None:
+            default_guidance = hub.pipeline_setting(path, "default_guidance_scale")
+        return cls(model=model.eval(), scheduler=scheduler, default_num_inference_steps=default_steps,
+                   default_guidance_scale=default_guidance)
 
     @classmethod
     def from_pipe(cls, pipeline: DiffusionPipeline, **kwargs):
@@ -546,6 +577,12 @@ class SSSDECGPipeline(DiffusionPipeline):
         except ModuleNotFoundError:  # running as remote code without sssd_hf: plain diffusers layout
             return super().save_pretrained(save_directory, **kwargs)
         hub.save_pipeline_folder(self, save_directory, **kwargs)
+
+
+def _is_guidance_scale(value) -> bool:
+    """A guidance weight: a finite real number >= 0 (not a bool)."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+            and value >= 0)
 
 
 def _model_dtype(torch_dtype) -> Optional[torch.dtype]:

@@ -128,6 +128,28 @@ def test_unconditional_and_guided_models(tmp_path):
     assert "guidance 2.5" in result.summary_markdown()
 
 
+def test_the_pipelines_default_guidance_is_used_when_the_request_gives_none(tmp_path):
+    from sssd_hf import SSSDECGPipeline
+    from sssd_hf.app import with_scheduler
+    from sssd_hf.testing import make_tiny_pipeline
+
+    tiny = make_tiny_pipeline(label_names=("NORM", "AFIB"), learn_null_label=True)
+    pipe = SSSDECGPipeline(model=tiny.model, scheduler=tiny.scheduler, default_num_inference_steps=3,
+                           default_guidance_scale=2.5)
+    runner = with_scheduler(pipe, tiny.scheduler)  # the per-request pipeline keeps the pipeline's settings
+    assert runner.model is pipe.model and runner.default_guidance == 2.5 and runner.default_steps == 3
+    info = model_info(pipe, "guided")
+    results = {}
+    for name, guidance in (("default", None), ("explicit", 2.5), ("off", 1.0)):
+        request = request_for(info, statements=["AFIB"], num_ecgs=1, num_inference_steps=2, guidance_scale=guidance,
+                              formats=["npz"])
+        results[name] = generate_ecgs(request, pipe, info, tmp_path)
+    assert results["default"].settings["guidance_scale"] == 2.5
+    assert read_npz(results["default"].downloads["npz"])["metadata"]["settings"]["guidance_scale"] == 2.5
+    np.testing.assert_array_equal(results["default"].ecgs, results["explicit"].ecgs)
+    assert not np.allclose(results["default"].ecgs, results["off"].ecgs)
+
+
 def test_old_output_folders_are_pruned(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
     old.mkdir(), new.mkdir()

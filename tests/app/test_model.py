@@ -67,3 +67,19 @@ def test_model_info_of_unconditional_and_guided_models():
     assert plain == ModelInfo("plain", (), False, 200, 100.0) and not plain.conditional
     guided = model_info(make_tiny_pipeline(label_names=("NORM", "AFIB"), learn_null_label=True), "guided")
     assert guided.label_names == ("NORM", "AFIB") and guided.supports_guidance
+    assert plain.default_guidance == guided.default_guidance == 1.0  # no default_guidance_scale: guidance off
+
+
+def test_model_info_carries_the_pipelines_default_guidance(tmp_path):
+    from sssd_hf import SSSDECGPipeline
+    from sssd_hf.testing import make_tiny_pipeline
+
+    tiny = make_tiny_pipeline(label_names=("NORM", "AFIB"), sample_length=64, learn_null_label=True)
+    SSSDECGPipeline(model=tiny.model, scheduler=tiny.scheduler, default_guidance_scale=2.5).save_pretrained(
+        tmp_path / "guided")
+    _, info = ModelStore(str(tmp_path / "guided"), device="cpu").get()
+    assert info.supports_guidance and info.default_guidance == 2.5
+    # a model without a null label cannot be guided, whatever its folder recommends
+    plain = make_tiny_pipeline(label_names=("NORM", "AFIB"), sample_length=64)
+    plain = SSSDECGPipeline(model=plain.model, scheduler=plain.scheduler, default_guidance_scale=2.5)
+    assert model_info(plain, "plain").default_guidance == 1.0

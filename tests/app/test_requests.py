@@ -142,6 +142,24 @@ def test_unconditional_and_guided_models():
         validate_request(guided, [], unconditional=True, guidance_scale=2.5)
 
 
+def test_guidance_left_out_is_the_models_default():
+    import dataclasses
+
+    from sssd_hf.testing import make_tiny_pipeline
+
+    guided = dataclasses.replace(
+        model_info(make_tiny_pipeline(label_names=("NORM", "AFIB"), learn_null_label=True), "guided"),
+        default_guidance=2.5)
+    assert validate_request(guided, ["AFIB"])[0].guidance_scale == 2.5
+    assert validate_request(guided, ["AFIB"], guidance_scale=None)[0].guidance_scale == 2.5
+    assert validate_request(guided, ["AFIB"], guidance_scale=1.0)[0].guidance_scale == 1.0  # explicit: kept
+    assert validate_request(guided, [], unconditional=True)[0].guidance_scale == 1.0  # nothing to guide towards
+    strong = dataclasses.replace(guided, default_guidance=12.0)  # a default beyond the slider's usual range
+    assert validate_request(strong, ["AFIB"], guidance_scale=12.0)[0].guidance_scale == 12.0
+    with pytest.raises(RequestError, match="Guidance must be between 0 and 12"):
+        validate_request(strong, ["AFIB"], guidance_scale=12.5)
+
+
 def test_merge_groups():
     assert merge_groups(["SR"], None, ["NORM"], []) == ["SR", "NORM"]
     with pytest.raises(RequestError, match="must be a list of codes, got 'SR'"):

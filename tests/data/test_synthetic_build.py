@@ -3,6 +3,7 @@ resuming after an interruption or a kill, two processes, and the errors users ca
 
 import glob
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -306,3 +307,34 @@ def test_the_sampler_is_a_setting_of_the_build(reference, tiny_pipeline_dir, sub
     with pytest.raises(SystemExit):
         main(_build_args(tiny_pipeline_dir, subset_csv, tmp_path / "x", 4, 4, "--scheduler", "euler"))
     assert "invalid choice: 'euler'" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def _build_settings(folder):
+    with open(os.path.join(folder, ".build", "build.json"), encoding="utf-8") as f:
+        return json.load(f)["settings"]
+
+
+def test_guidance_defaults_to_the_pipelines_and_is_recorded(reference, subset_csv, tmp_path, capsys):
+    """``--guidance-scale`` left out: the pipeline's ``default_guidance_scale`` (else 1), recorded in
+    the build's settings and card; an explicit value overrides it and is a setting of the build."""
+    from sssd_hf import SSSDECGPipeline
+    from sssd_hf.testing import make_tiny_pipeline
+
+    assert _build_settings(reference)["guidance_scale"] == 1.0  # the tiny pipeline recommends none
+    tiny = make_tiny_pipeline(label_names=TINY_LABELS, sample_length=1000, seed=0, learn_null_label=True)
+    model = str(tmp_path / "guided")
+    SSSDECGPipeline(model=tiny.model, scheduler=tiny.scheduler, default_guidance_scale=2.0).save_pretrained(model)
+    builds = {"default": [], "two": ["--guidance-scale", "2"], "off": ["--guidance-scale", "1"]}
+    for name, extra in builds.items():
+        assert main(_build_args(model, subset_csv, tmp_path / name, 2, 2, *extra)) == 0
+    assert [_build_settings(tmp_path / name)["guidance_scale"] for name in builds] == [2.0, 2.0, 1.0]
+    assert "guidance scale 2.0" in DatasetCard.load(os.path.join(tmp_path / "default", "README.md")).text
+    default, two, off = (_signals(tmp_path / name) for name in builds)
+    assert len(default) >= 2
+    _assert_same_ecgs(default, two)
+    assert all(not np.allclose(default[i][4], off[i][4]) for i in default)
+    capsys.readouterr()
+    assert main(_build_args(model, subset_csv, tmp_path / "default", 2, 2, "--guidance-scale", "1")) == 2
+    assert "different settings (changed: guidance_scale)" in capsys.readouterr().err
+    assert main(_build_args(model, subset_csv, tmp_path / "bad", 2, 2, "--guidance-scale=-1")) == 2
+    assert "--guidance-scale must be a finite number >= 0" in capsys.readouterr().err

@@ -38,6 +38,9 @@ class PipelineTesterMixin:
     labels: Optional[Sequence[str]] = None
     #: a guidance weight to test with, for models that support classifier-free guidance
     guidance_scale: Optional[float] = None
+    #: ``False``: calls leave ``guidance_scale`` out, so that the pipeline's ``default_guidance_scale``
+    #: (which must then equal :attr:`guidance_scale`) guides them
+    pass_guidance_scale: bool = True
 
     def make_pipeline(self) -> SSSDECGPipeline:
         raise NotImplementedError
@@ -51,7 +54,7 @@ class PipelineTesterMixin:
     def run(self, pipe, n: int = 3, seed: int = 0, **kwargs):
         kwargs.setdefault("num_inference_steps", self.steps)
         kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
-        if self.guidance_scale is not None:
+        if self.guidance_scale is not None and self.pass_guidance_scale:
             kwargs.setdefault("guidance_scale", self.guidance_scale)
         return pipe(**self.ecg_kwargs(n), **kwargs)
 
@@ -97,6 +100,7 @@ class PipelineTesterMixin:
         assert _public(loaded.model.config) == _public(pipe.model.config)
         assert type(loaded.scheduler) is type(pipe.scheduler)
         assert loaded.config.default_num_inference_steps == pipe.config.default_num_inference_steps
+        assert loaded.config.default_guidance_scale == pipe.config.default_guidance_scale
         np.testing.assert_array_equal(self.run(pipe).ecgs, self.run(loaded).ecgs)
 
     def test_save_load_weight_variant(self, pipe, tmp_path):
@@ -112,6 +116,7 @@ class PipelineTesterMixin:
         assert other.model is pipe.model and isinstance(other.scheduler, DDIMScheduler)
         assert isinstance(pipe.scheduler, type(self.make_pipeline().scheduler))  # the original is untouched
         assert other.config.default_num_inference_steps == pipe.config.default_num_inference_steps
+        assert other.config.default_guidance_scale == pipe.config.default_guidance_scale
 
     # -- dtypes ---------------------------------------------------------------------------------
     @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float64])
@@ -234,6 +239,9 @@ class PipelineTesterMixin:
         guided = self.run(pipe).ecgs
         plain = self.run(pipe, guidance_scale=1.0).ecgs
         assert not np.allclose(guided, plain)
+        np.testing.assert_array_equal(guided, self.run(pipe, guidance_scale=self.guidance_scale).ecgs)
+        if not self.pass_guidance_scale:
+            assert pipe.default_guidance == self.guidance_scale
 
     def test_batched_guidance_equals_two_forward_passes(self, pipe):
         if self.guidance_scale is None:

@@ -42,6 +42,19 @@ class TestGuidancePipeline(PipelineTesterMixin):
         return make_tiny_pipeline(label_names=NORM_AFIB_SR, sample_length=64, seed=3, learn_null_label=True)
 
 
+class TestDefaultGuidancePipeline(PipelineTesterMixin):
+    """A folder that recommends its guidance (``default_guidance_scale``): every call here gives none,
+    so the outputs compared after save/load and ``from_pipe`` are guided by the carried default."""
+
+    labels = ("NORM", "AFIB,SR", "SR")
+    guidance_scale = 2.0
+    pass_guidance_scale = False
+
+    def make_pipeline(self):
+        tiny = make_tiny_pipeline(label_names=NORM_AFIB_SR, sample_length=64, seed=5, learn_null_label=True)
+        return SSSDECGPipeline(model=tiny.model, scheduler=tiny.scheduler, default_guidance_scale=self.guidance_scale)
+
+
 class TestFewStepSolverPipeline(PipelineTesterMixin):
     """A folder that ships a stock solver and its step count (``default_num_inference_steps``)."""
 

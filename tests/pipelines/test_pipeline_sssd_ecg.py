@@ -209,6 +209,35 @@ def test_default_steps_travel_with_the_folder_and_apply_when_none_are_given(tmp_
             SSSDECGPipeline(model=pipe.model, scheduler=pipe.scheduler, default_num_inference_steps=bad)
 
 
+def test_default_guidance_travels_with_the_folder_and_applies_when_none_is_given(tmp_path):
+    tiny = make_tiny_pipeline(sample_length=64, learn_null_label=True)
+    pipe = SSSDECGPipeline(model=tiny.model, scheduler=tiny.scheduler, default_guidance_scale=2.5)
+    default, explicit, unguided = _run(pipe), _run(pipe, guidance_scale=2.5), _run(pipe, guidance_scale=1.0)
+    np.testing.assert_array_equal(default.ecgs, explicit.ecgs)
+    assert not np.allclose(default.ecgs, unguided.ecgs)
+    assert pipe.default_guidance == 2.5
+    pipe.save_pretrained(tmp_path / "p")
+    assert json.loads((tmp_path / "p" / "model_index.json").read_text())["default_guidance_scale"] == 2.5
+    loaded = SSSDECGPipeline.from_pretrained(tmp_path / "p")
+    assert loaded.default_guidance == 2.5 and loaded.config.default_guidance_scale == 2.5
+    np.testing.assert_array_equal(_run(loaded).ecgs, default.ecgs)
+    overridden = SSSDECGPipeline.from_pretrained(tmp_path / "p", default_guidance_scale=1)
+    assert overridden.default_guidance == 1.0
+    np.testing.assert_array_equal(_run(overridden).ecgs, unguided.ecgs)
+    assert tiny.default_guidance == 1.0 and tiny.config.default_guidance_scale is None  # unset: no guidance
+
+
+def test_bad_default_guidance_is_refused(tiny_pipeline):
+    for bad in (-0.5, float("nan"), float("inf"), True, "2", [2.0]):
+        with pytest.raises(ValueError, match="default_guidance_scale"):
+            SSSDECGPipeline(model=tiny_pipeline.model, scheduler=tiny_pipeline.scheduler, default_guidance_scale=bad)
+    # accepted at construction, but a model without a null label still refuses guidance when called
+    pipe = SSSDECGPipeline(model=tiny_pipeline.model, scheduler=tiny_pipeline.scheduler, default_guidance_scale=2)
+    with pytest.raises(ValueError, match="learn_null_label"):
+        _run(pipe)
+    _run(pipe, guidance_scale=1.0)  # an explicit 1 turns the default off
+
+
 def test_remote_code_loads_without_sssd_hf(tiny_pipeline, tmp_path):
     folder = tmp_path / "pipe"
     tiny_pipeline.save_pretrained(folder)

@@ -35,6 +35,7 @@ def test_page_offers_the_loaded_models_statements_and_presets(demo, store):
     assert sorted(offered) == sorted(info.label_names)
     assert [c[0] for c in props["preset"]["choices"]] == [name for name, _ in presets(info.label_names)]
     assert props["guidance"]["visible"] is info.supports_guidance
+    assert props["guidance"]["value"] == info.default_guidance
     assert "Model: `" in str([c.get("props", {}).get("value") for c in demo.config["components"]])
 
 
@@ -87,6 +88,18 @@ def test_huge_label_is_truncated_in_the_message(app, store):
     with pytest.raises(gr.Error) as caught:
         app.make_handler(store)(["X" * 200_000], [], [], False, 1, "dpm", 5, 0, 1.0, None)
     assert len(str(caught.value)) < 300 and "200002 characters" in str(caught.value)
+
+
+def test_guidance_starts_at_the_pipelines_default(app, tmp_path):
+    from sssd_hf import SSSDECGPipeline
+    from sssd_hf.testing import make_tiny_pipeline
+
+    for name, null_label, expected in (("guided", True, 2.5), ("plain", False, 1.0)):
+        tiny = make_tiny_pipeline(label_names=("NORM", "SR"), sample_length=64, learn_null_label=null_label)
+        SSSDECGPipeline(model=tiny.model, scheduler=tiny.scheduler, default_guidance_scale=2.5).save_pretrained(
+            tmp_path / name)
+        guidance = components(app.build_demo(ModelStore(str(tmp_path / name), device="cpu")))["guidance"]
+        assert guidance["value"] == expected and guidance["visible"] is null_label
 
 
 def test_missing_model_is_shown_on_the_page_and_by_the_handler(app, tmp_path):

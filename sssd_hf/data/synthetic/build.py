@@ -67,7 +67,7 @@ def build_synthetic_dataset(
     num_inference_steps: int = 200,
     scheduler: str = "ddpm",
     batch_size: int = 16,
-    guidance_scale: float = 1.0,
+    guidance_scale: Optional[float] = None,
     seed: int = 0,
     chunk_size: int = 256,
     shard_size: int = 5000,
@@ -87,7 +87,9 @@ def build_synthetic_dataset(
         like: PTB-XL folder or ``ptbxl_database.csv``-style file whose records are copied.
         out: output folder (Hub-ready dataset repository).
         selection: subset, per-statement count, limit, oversampling (:class:`Selection`).
-        num_inference_steps, batch_size, guidance_scale, seed: sampling settings.
+        num_inference_steps, batch_size, guidance_scale, seed: sampling settings (``guidance_scale=None``:
+            the pipeline's ``default_guidance_scale``, else 1.0; the value used is what the settings and
+            the card record).
         scheduler: a sampler of :data:`sssd_hf.schedulers.samplers.SAMPLERS` (``ddpm``: the pipeline's own).
         chunk_size: ECGs per resumable chunk; shard_size: rows per parquet shard.
         wfdb_export: also write ``out/wfdb`` in PTB-XL's layout (:func:`export_wfdb`).
@@ -103,6 +105,8 @@ def build_synthetic_dataset(
         pipe.scheduler = make_scheduler(sampler.name, pipe.scheduler.config)
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)
+    if guidance_scale is None:
+        guidance_scale = getattr(pipe, "default_guidance", 1.0)
     config = pipe.model.config
     if not getattr(config, "label_names", None):
         raise ValueError("build-dataset needs a model conditioned on ECG statements; this one is unconditional")
