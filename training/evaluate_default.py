@@ -205,10 +205,21 @@ def stage_dataset(args, log) -> None:
     run_command(["sssd-ecg", "build-dataset", "--model", args.pipeline, "--like", args.ptbxl,
                  "--out", os.path.join(args.work, "synthetic-ptbxl"), "--scheduler", args.scheduler,
                  "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--no-progress",
+                 *(["--guidance-scale", f"{args.guidance_scale:g}"] if args.guidance_scale is not None else []),
                  "--pretty-name", "Synthetic PTB-XL slice (sssd-hf default SSSD-ECG-nle)",
                  "--training-data", "the PTB-XL slice of sssd-hf's ../shared/data/ptbxl, folds 1-8 "
                  "(1,499 records at 100 Hz; PTB-XL, CC BY 4.0, Wagner et al. 2020)",
                  *(["--limit", str(args.limit)] if args.limit else [])], log)
+
+
+def dataset_guidance(args) -> float:
+    """The guidance scale the synthetic copy is sampled with: ``--guidance-scale``, else the pipeline's
+    ``default_guidance_scale`` (``model_index.json``), else 1."""
+    if args.guidance_scale is not None:
+        return float(args.guidance_scale)
+    with open(os.path.join(args.pipeline, "model_index.json"), encoding="utf-8") as handle:
+        configured = json.load(handle).get("default_guidance_scale")
+    return 1.0 if configured is None else float(configured)
 
 
 def write_real_npz(args, codes) -> str:
@@ -320,6 +331,8 @@ def main(argv=None) -> int:
     parser.add_argument("--scheduler", default="dpm", help="sampler (sssd_hf.schedulers.samplers)")
     parser.add_argument("--steps", type=int, default=20, help="denoising steps")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--guidance-scale", type=float,
+                        help="guidance of the synthetic copy (default: the pipeline's default_guidance_scale, else 1)")
     parser.add_argument("--max-records", type=int, default=600, help="evaluate's cap for physiology/privacy")
     parser.add_argument("--limit", type=int, help="smoke runs: only the first N records of the slice")
     parser.add_argument("--epochs", type=int, help="smoke runs: classifier epochs (default: evaluate's)")
@@ -351,6 +364,7 @@ def main(argv=None) -> int:
             with open(os.path.join(args.work, "report", "report.json"), encoding="utf-8") as handle:
                 report = json.load(handle)
             results["evaluate"] = {key: report.get(key) for key in ("headline", "utility", "privacy", "physiology")}
+            results["evaluate"]["epochs"] = args.epochs  # None: evaluate's default
         elif stage == "fidelity":
             results["fidelity"] = stage_fidelity(args, codes)
         elif stage == "guidance":
@@ -361,6 +375,8 @@ def main(argv=None) -> int:
         results["commands"][stage] = log or [" ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])]
         if stage in SAMPLING_STAGES:  # stages may be run with different samplers: each records its own
             results.setdefault("sampling", {})[stage] = {"scheduler": args.scheduler, "steps": args.steps}
+            if stage == "dataset":
+                results["sampling"][stage]["guidance_scale"] = dataset_guidance(args)
         tmp = results_path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=1, default=float)

@@ -56,6 +56,71 @@ def run_summary(metrics_path: str) -> dict:
             "validation": [(r["step"], r["validation_loss"]) for r in validation], "best": best}
 
 
+#: Median RR coefficient of variation of real PTB-XL folds 1-8 (same delineator; training/results/ptbxl_default).
+REAL_RR_CV = {"SR": 0.02, "AFIB": 0.18}
+
+
+def validation_curve(points) -> str:
+    """``(step, loss)`` pairs as text: at 500 x 2^k steps, every 8,000 steps and the last one."""
+    last = points[-1][0]
+    keep = [(step, loss) for step, loss in points
+            if step == last or step % 8000 == 0 or (step % 500 == 0 and (step // 500) & (step // 500 - 1) == 0)]
+    return ", ".join(f"{loss:.4f} at {step:,}" for step, loss in keep)
+
+
+def schedule_text(train_config: dict) -> str:
+    """The optimizer and learning-rate schedule of the run's config, in words."""
+    lr, warmup = train_config["learning_rate"], train_config.get("lr_warmup_steps", 0)
+    text = f"Adam, learning rate {lr} after {warmup} warm-up steps"
+    if train_config.get("lr_scheduler") == "warmup_stable_decay":
+        total, decay = train_config["max_steps"], train_config["lr_decay_steps"]
+        text += f", held to step {total - decay:,}, then decayed linearly to 0 at step {total:,}"
+    return text
+
+
+def guidance_text(pipeline: str) -> str:
+    """A sentence on the guidance the pipeline applies by default (``default_guidance_scale``)."""
+    with open(os.path.join(pipeline, "model_index.json"), encoding="utf-8") as handle:
+        scale = json.load(handle).get("default_guidance_scale")
+    if scale is None or float(scale) == 1.0:
+        return ""
+    return (f" Calls apply classifier-free guidance {float(scale):g} unless told otherwise "
+            f"(`default_guidance_scale` in `model_index.json`; `guidance_scale=1` or `sssd-ecg generate "
+            f"--guidance-scale 1` turns it off), the setting the figures below measure.")
+
+
+def stopped_text(run: dict, train_config: dict) -> str:
+    """A sentence when the run ended before its planned ``max_steps``; empty otherwise."""
+    if run["steps"] >= train_config["max_steps"]:
+        return ""
+    return (f" The run was stopped at step {run['steps']:,} of the planned {train_config['max_steps']:,} for lack "
+            "of machine time.")
+
+
+def sinus_rhythm_text(results: dict) -> str:
+    """The limitation on sinus-rhythm regularity, from the measured share of irregular SR ECGs (the
+    synthetic copy against real fold 10; without the copy, the fresh ECGs of the largest guidance scale
+    against PTB-XL's 2 %)."""
+    if "fidelity" in results:
+        fid = results["fidelity"]
+        generated, real = fid["synthetic_all_folds"]["afib_rr"]["SR"], fid["real_fold10"]["afib_rr"]["SR"]
+        reference = "real fold-10 ones"
+    else:
+        scales = sorted((k for k in results["guidance"] if k.startswith("scale_")), key=lambda k: float(k[6:]))
+        generated = results["guidance"][scales[-1]]["afib_rr"]["SR"]
+        real = {"irregular": {"fraction": 0.07}, "rr_cv": {"median": 0.02}}
+        reference = "real PTB-XL folds 1-8 ones"
+    if not generated["irregular"].get("n"):
+        return ""
+    share, real_share = generated["irregular"]["fraction"], real["irregular"]["fraction"] or 0.0
+    if share <= max(0.15, 2 * real_share):
+        return ""
+    return (f" Sinus rhythm is too irregular: {100 * share:.0f} % of the generated sinus-rhythm ECGs have an RR "
+            f"coefficient of variation above 0.1 (median {generated['rr_cv']['median']:.2f}), against "
+            f"{100 * real_share:.0f} % of {reference} (median {real['rr_cv']['median']:.2f}); beat-to-beat "
+            "timing is the weakest part of this model.")
+
+
 def _pct(entry: dict) -> str:
     if not entry or not entry.get("n"):
         return "n = 0"
@@ -67,7 +132,8 @@ def _med(entry: dict, unit: str) -> str:
     if not entry or not entry.get("n"):
         return "n = 0"
     low, high = entry["median_ci95"]
-    return f"{entry['median']:.3g} {unit} [{low:.3g}, {high:.3g}] (n = {entry['n']})"
+    value = f"{entry['median']:.3g} {unit}".rstrip()
+    return f"{value} [{low:.3g}, {high:.3g}] (n = {entry['n']})"
 
 
 def _auc(headline: dict, protocol: str) -> str:
@@ -86,8 +152,14 @@ def utility_text(results: dict) -> str:
         f"| TRTS (real folds 1-8 -> synthetic copy of fold 10) | {_auc(headline, 'TRTS')} |",
         "",
         f"TSTR / TRTR = {tstr / trtr:.2f} (goal: >= 0.85). Classifier: sssd-hf's default "
-        "`xresnet1d18_small` on the model's statements, trained on folds 1-8 with early stopping on fold 9.",
+        f"`xresnet1d18_small` on the model's statements, trained on folds 1-8 (at most {epochs_text(results)} "
+        "epochs, one-cycle schedule) with early stopping on fold 9.",
     ])
+
+
+def epochs_text(results: dict) -> str:
+    epochs = results["evaluate"].get("epochs")
+    return f"{epochs}" if epochs else "30 (evaluate's default)"
 
 
 def fidelity_rows(fid: dict, reference: dict, reference2: dict) -> str:
@@ -128,6 +200,14 @@ def guidance_rows(guidance: dict) -> str:
     for code in ("SBRAD", "NORM", "STACH"):
         lines.append(f"| {code} heart rate in range | "
                      + " | ".join(_pct(guidance[k]["heart_rate"][code]["in_range"]) for k in scales) + " |")
+    for code in ("SBRAD", "NORM", "STACH"):
+        lines.append(f"| {code} median heart rate | "
+                     + " | ".join(_med(guidance[k]["heart_rate"][code]["bpm"], "bpm") for k in scales) + " |")
+    lines.append("| sinus rhythm (SR) RR irregular | "
+                 + " | ".join(_pct(guidance[k]["afib_rr"]["SR"]["irregular"]) for k in scales) + " |")
+    for code in ("SR", "AFIB"):
+        lines.append(f"| {code} median RR CV (real PTB-XL: {REAL_RR_CV[code]}) | "
+                     + " | ".join(_med(guidance[k]["afib_rr"][code]["rr_cv"], "") for k in scales) + " |")
     lines.append("| AFIB RR irregular | " + " | ".join(_pct(guidance[k]["afib_rr"]["AFIB"]["irregular"])
                                                      for k in scales) + " |")
     lines.append("| CRBBB QRS >= 120 ms | " + " | ".join(_pct(guidance[k]["qrs"]["CRBBB"]["wide"])
@@ -158,7 +238,9 @@ def sampler_text(sampling: dict) -> str:
 
     known = SAMPLERS.get(sampling["scheduler"])
     name = known.label.split(" (")[0].split(",")[0] if known else sampling["scheduler"]
-    return f"{name} (`--scheduler {sampling['scheduler']}`) in {sampling['steps']} steps"
+    guidance = sampling.get("guidance_scale", 1.0)
+    guided = f", classifier-free guidance {guidance:g}" if guidance != 1.0 else ""
+    return f"{name} (`--scheduler {sampling['scheduler']}`) in {sampling['steps']} steps{guided}"
 
 
 def reproduce_commands(results: dict) -> str:
@@ -171,14 +253,42 @@ def reproduce_commands(results: dict) -> str:
             by_sampler.setdefault((sampling["scheduler"], sampling["steps"]), []).append(stage)
     commands = []
     for (scheduler, steps), stages in by_sampler.items():
+        guidance = ""
         if "dataset" in stages:
             stages = ["dataset", "evaluate", "fidelity", *stages[1:], "figure"]
+            scale = results["sampling"]["dataset"].get("guidance_scale", 1.0)
+            guidance = f" --guidance-scale {scale:g}" if scale != 1.0 else ""
+            epochs = results.get("evaluate", {}).get("epochs")
+            guidance += f" --epochs {epochs}" if epochs else ""
+        if "guidance" in stages:
+            scales = " ".join(k[6:] for k in results["guidance"] if k.startswith("scale_"))
+            guidance += f" --guidance-per-label {results['guidance']['per_label_set']} --guidance-scales {scales}"
         commands.append(f"{base}    --work /tmp/eval-default --stages {','.join(stages)} "
-                        f"--scheduler {scheduler} --steps {steps}")
+                        f"--scheduler {scheduler} --steps {steps}{guidance}")
     return "\n".join(commands)
 
 
+def partial_evaluation_text(results: dict, command: str) -> str:
+    """The Evaluation section when only the guidance stage has run (``--partial``)."""
+    guidance = results["guidance"]
+    return "\n\n".join([
+        "**Not measured yet on fold 10**: the synthetic copy of the slice and with it TSTR / TRTR / TRTS, the "
+        "fidelity of the copy, lead amplitudes and the privacy audit (`training/evaluate_default.py --stages "
+        "dataset,evaluate,fidelity,figure`). What is measured: fresh ECGs per label set, 95 % intervals "
+        "(Wilson for proportions, bootstrap for medians), heart rate, RR intervals and QRS from `sssd-ecg "
+        "measure`'s delineator (validated on LUDB: median error QRS 5.8 ms, HR 0.2 bpm at 100 Hz). Made with:",
+        f"\n```bash\n{command}\n```",
+        "### Classifier-free guidance",
+        f"{guidance['per_label_set']} fresh ECGs per label set "
+        f"({', '.join('+'.join(r) for r in guidance['label_sets'])}), sampled with "
+        f"{sampler_text(results['sampling']['guidance'])}, same seeds at every scale:",
+        guidance_rows(guidance),
+    ])
+
+
 def evaluation_text(results: dict, command: str) -> str:
+    if "evaluate" not in results:
+        return partial_evaluation_text(results, command)
     fid = results["fidelity"]
     sampling = results["sampling"]["dataset"]
     parts = [
@@ -222,6 +332,9 @@ def main(argv=None) -> int:
     parser.add_argument("--metrics", default="training/results/ptbxl_default/metrics.jsonl")
     parser.add_argument("--ptbxl", default="../shared/data/ptbxl")
     parser.add_argument("--machine", default="a 2-core x86-64 CPU (no GPU)")
+    parser.add_argument("--partial", action="store_true",
+                        help="write the card from the guidance stage alone when the fold-10 stages (dataset, "
+                        "evaluate, fidelity, figure) have not run yet; the card says which figures are missing")
     args = parser.parse_args(argv)
     for flag, path in (("--results", args.results), ("--metrics", args.metrics),
                        ("--pipeline", os.path.join(args.pipeline, "model", "config.json")),
@@ -237,6 +350,8 @@ def main(argv=None) -> int:
             missing.append("guidance (its sampler)")
     except (json.JSONDecodeError, AttributeError, TypeError):
         parser.error(f"--results: {args.results} is not a fold10.json of training/evaluate_default.py")
+    if missing and args.partial and "guidance" in results.get("sampling", {}):
+        missing = []
     if missing:
         parser.error(f"--results: {args.results} lacks the stage(s) {missing}; run training/evaluate_default.py")
     config = SSSDECGModel.load_config(os.path.join(args.pipeline, "model"))
@@ -247,7 +362,7 @@ def main(argv=None) -> int:
     run = run_summary(args.metrics)
     train_config = yaml.safe_load(open(CONFIG, encoding="utf-8"))
     table = ", ".join(f"`{c}` {n}" for c, n in sorted(counts["per_statement"].items(), key=lambda kv: -kv[1]))
-    curve = ", ".join(f"{loss:.4f} at {step}" for step, loss in run["validation"])
+    curve = validation_curve(run["validation"])
     evaluate_command = reproduce_commands(results)
     extra = {
         "license": "cc-by-4.0",
@@ -256,6 +371,7 @@ def main(argv=None) -> int:
             "without exposing patients) **at the scale of this small model**, and a working default for "
             "`sssd-ecg generate` and the Space. **Not for clinical use**: never use its ECGs for diagnosis or "
             "clinical decisions. Check the figures below for the statements you need before relying on them."
+            f"{guidance_text(args.pipeline)}"
         ),
         "training_data": (
             f"The real PTB-XL slice shipped to sssd-hf developers (`../shared/data/ptbxl`, ecg_id 1-1999 at "
@@ -271,27 +387,27 @@ def main(argv=None) -> int:
             f"classifier-free guidance), sized from measured step times on {args.machine}. "
             f"{run['steps']:,} optimizer steps of batch {train_config['batch_size']} "
             f"({run['steps'] * train_config['batch_size']:,} ECGs seen, "
-            f"{run['steps'] * train_config['batch_size'] / counts['records']:.0f} epochs), Adam lr "
-            f"{train_config['learning_rate']} after {train_config['lr_warmup_steps']} warm-up steps, "
+            f"{run['steps'] * train_config['batch_size'] / counts['records']:.0f} epochs), "
+            f"{schedule_text(train_config)}, "
             f"{int(100 * train_config['condition_dropout'])} % condition dropout, bf16 autocast, exported EMA "
             f"weights (decay {train_config['ema_decay']}); {run['train_seconds'] / 3600:.1f} h of training steps "
             f"on {args.machine}, over several sessions (resumed exactly from committed checkpoints). "
-            f"EMA validation loss (64 fold-9 records, fixed noise): {curve}. The run was stopped at step "
-            f"{run['steps']:,} of the planned {train_config['max_steps']:,} for lack of machine time; the "
-            f"validation loss was still falling slowly.\n\nCommand (from the repository root, `../shared` beside "
-            f"it; `--resume latest` continues an interrupted run):\n\n```bash\n{RESUME}\n```"
+            f"EMA validation loss (64 fold-9 records, fixed noise): {curve}.{stopped_text(run, train_config)}"
+            f"\n\nCommand (from the repository root, `../shared` beside it; `--resume latest` continues an "
+            f"interrupted run):\n\n```bash\n{RESUME}\n```"
         ),
         "evaluation": evaluation_text(results, evaluate_command),
         "limitations": (
             f"A small model ({params / 1e6:.1f} M parameters vs the papers' ~50 M) trained on a small slice of PTB-XL "
             f"({counts['records']:,} training records vs PTB-XL's ~17,000) on a CPU, so rare statements (about 30 "
             "training records each) are learned weakly; see the figures above. The slice's population is "
-            "PTB-XL's (German adults, 1989-1996). 100 Hz only. Not for clinical use."
+            f"PTB-XL's (German adults, 1989-1996). 100 Hz only.{sinus_rhythm_text(results)} Not for clinical use."
         ),
     }
     card = render_model_card(model.config, extra)
     figure = os.path.join(os.path.dirname(args.results), "generated_vs_real.png")
-    shutil.copyfile(figure, os.path.join(args.pipeline, "generated_vs_real.png"))
+    if os.path.isfile(figure):
+        shutil.copyfile(figure, os.path.join(args.pipeline, "generated_vs_real.png"))
     atomic_write_text(os.path.join(args.pipeline, "README.md"), card)
     print(f"wrote {os.path.join(args.pipeline, 'README.md')}")
     return 0

@@ -133,3 +133,33 @@ def test_bad_inputs_are_refused_with_one_line_before_any_work(evaluate_default, 
             card_script.main([*base, "--results", str(results)])
         assert message in capsys.readouterr().err
     assert not (pipeline / "generated_vs_real.png").exists()  # the card folder was not touched
+
+
+def test_a_partial_card_says_what_is_not_measured_yet(real_fidelity, tmp_path, capsys):
+    """``--partial``: only the guidance stage has run; the card gives its table and names the missing figures,
+    and without ``--partial`` the same results are refused."""
+    from sssd_hf import SSSDECGPipeline
+    from sssd_hf.testing import make_tiny_pipeline
+
+    _, fid = real_fidelity
+    pipeline = tmp_path / "pipeline"
+    tiny = make_tiny_pipeline(label_names=tuple(CODES), learn_null_label=True)
+    SSSDECGPipeline(model=tiny.model, scheduler=tiny.scheduler, default_guidance_scale=3.0).save_pretrained(
+        str(pipeline))
+    results = tmp_path / "fold10.json"
+    results.write_text(json.dumps({
+        "guidance": {"per_label_set": 4, "label_sets": [["SBRAD"], ["NORM", "SR"]], "scale_1": fid, "scale_3": fid},
+        "sampling": {"guidance": {"scheduler": "dpm", "steps": 20}}}))
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text('{"step": 50, "loss": 0.05, "window_seconds": 30.0}\n{"step": 50, "validation_loss": 0.04}\n')
+    args = ["--pipeline", str(pipeline), "--results", str(results), "--metrics", str(metrics), "--ptbxl", PTBXL]
+    card_script = _script("write_default_card")
+    with pytest.raises(SystemExit):
+        card_script.main(args)
+    assert "lacks the stage(s) ['dataset', 'evaluate', 'fidelity']" in capsys.readouterr().err
+    assert card_script.main([*args, "--partial"]) == 0
+    card = (pipeline / "README.md").read_text()
+    assert "**Not measured yet on fold 10**" in card and "### Classifier-free guidance" in card
+    assert "| guidance 1 | guidance 3 |" in card and "--guidance-per-label 4 --guidance-scales 1 3" in card
+    assert "Calls apply classifier-free guidance 3 unless told otherwise" in card
+    assert "### Downstream utility" not in card and not (pipeline / "generated_vs_real.png").exists()
