@@ -150,7 +150,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--pipeline", help="pipeline folder (default: the bundled demonstration pipeline)")
+    parser.add_argument("--pipeline", help="pipeline folder (default: the bundled pipeline)")
     parser.add_argument("--reference", help="reference dataset folder with train and validation/test splits "
                                             "(e.g. the simulated corpus the bundled pipeline was trained on)")
     parser.add_argument("--runs", nargs="+", default=DEFAULT_RUNS, help="SCHEDULER:STEPS[:bf16], e.g. ddim:20")

@@ -526,7 +526,7 @@ def add_parser(subparsers) -> None:
                         "(default: the pipeline's default_guidance_scale in model_index.json, else 1 = none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=16, help="ECGs generated and written at once (default 16)")
-    parser.add_argument("--model", help="pipeline folder or Hub id (default: the bundled demonstration pipeline)")
+    parser.add_argument("--model", help="pipeline folder or Hub id (default: the bundled PTB-XL pipeline)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--plot", action="store_true", help="also draw each ECG as a PNG on ECG paper")
     parser.set_defaults(func=run_generate)

@@ -310,7 +310,8 @@ def test_bundled_pipeline_is_the_default_and_few_steps_work(tmp_path):
     assert main(["generate", "--labels", "SR", "--out", str(out), "--scheduler", "dpm", "--steps", "3"]) == 0
     meta = _metadata(out)
     assert meta["settings"]["model"].endswith("default_pipeline") and meta["num_samples"] == 1000
-    assert main(["generate", "--labels", "NORM", "--out", str(tmp_path / "x"), "--steps", "3"]) == 2
+    assert meta["settings"]["guidance_scale"] == 3.0  # the bundled pipeline's recommended guidance
+    assert main(["generate", "--labels", "CLBBB", "--out", str(tmp_path / "x"), "--steps", "3"]) == 2
 
 
 @pytest.fixture

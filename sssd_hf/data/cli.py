@@ -183,7 +183,7 @@ def _add_build_dataset(subparsers) -> None:
         "`accelerate launch -m sssd_hf.cli build-dataset ...` to split the work across GPUs or nodes.",
     )
     parser.add_argument("--model", default=None,
-                        help="pipeline folder or Hub id (default: the bundled demonstration pipeline)")
+                        help="pipeline folder or Hub id (default: the bundled PTB-XL pipeline)")
     parser.add_argument(
         "--like", required=True, help="PTB-XL folder or ptbxl_database.csv-style file whose records are copied"
     )

@@ -35,7 +35,8 @@ def test_valid_request_with_defaults_from_the_registries(info):
     request, warnings = validate_request(info, ["SR", "SR"], num_ecgs=8.0)
     T = info.num_train_timesteps
     assert request == GenerationRequest(("SR",), False, 8, DEFAULT_SAMPLER, default_steps(DEFAULT_SAMPLER, info), 0,
-                                        1.0, tuple(EXPORT_FORMATS))
+                                        info.default_guidance, tuple(EXPORT_FORMATS))
+    assert info.supports_guidance and info.default_guidance == 3.0  # the bundled model's recommended guidance
     assert DEFAULT_SAMPLER == "ddpm" and request.num_inference_steps == T and warnings == []
     assert download_formats() == tuple(EXPORT_FORMATS)
 
@@ -67,13 +68,13 @@ def test_short_ddpm_warns(info):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"statements": ["NOPE"]}, r"does not know the statement\(s\) 'NOPE'; it knows: SBRAD, SR, STACH"),
-        ({"statements": ["SR", "AFIB"]}, r"does not know the statement\(s\) 'AFIB'"),
+        ({"statements": ["NOPE"]}, r"does not know the statement\(s\) 'NOPE'; it knows: 1AVB, AFIB, ASMI, "),
+        ({"statements": ["SR", "CLBBB"]}, r"does not know the statement\(s\) 'CLBBB'"),
         ({"statements": []}, "Pick at least one statement"),
         ({"statements": None}, "Pick at least one statement"),
         ({"statements": "SR"}, "must be a list of codes"),
         ({"statements": [3]}, "must be text codes"),
-        ({"statements": ["SR"] * 1000}, "Too many statements: 1000 given, at most 3"),
+        ({"statements": ["SR"] * 1000}, "Too many statements: 1000 given, at most 27"),
         ({"statements": ["SR"], "unconditional": True}, "not both"),
         ({"unconditional": "yes"}, "must be true or false"),
         ({"num_ecgs": 9}, "Number of ECGs must be between 1 and 8, got 9"),
@@ -93,7 +94,6 @@ def test_short_ddpm_warns(info):
         ({"sampler": "euler"}, "Unknown sampler 'euler'; choose one of ddpm, ddim, dpm, unipc"),
         ({"sampler": "dpmsolver++"}, "Unknown sampler"),  # the Space's former name: gone
         ({"sampler": None}, "Unknown sampler None"),
-        ({"guidance_scale": 3.0}, "not trained for classifier-free guidance"),
         ({"guidance_scale": float("inf")}, "Guidance must be between 0 and 10"),
         ({"guidance_scale": "strong"}, "Guidance must be a number"),
         ({"formats": []}, "Pick at least one download format"),
@@ -132,6 +132,9 @@ def test_unconditional_and_guided_models():
     plain = model_info(make_tiny_pipeline(label_names=None), "plain")
     with pytest.raises(RequestError, match="unconditional: it takes no statements"):
         validate_request(plain, ["SR"])
+    unguided = model_info(make_tiny_pipeline(label_names=("SR",)), "unguided")
+    with pytest.raises(RequestError, match="not trained for classifier-free guidance"):
+        validate_request(unguided, ["SR"], guidance_scale=3.0)
     request, _ = validate_request(plain, [], num_inference_steps=2)
     assert request.statements == () and not request.unconditional
 

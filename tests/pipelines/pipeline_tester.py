@@ -132,7 +132,9 @@ class PipelineTesterMixin:
         out = self.run(other, latents=latents)
         assert out.ecgs.dtype == np.float32 and np.isfinite(out.ecgs).all()
         relative = np.linalg.norm(out.ecgs - reference) / np.linalg.norm(reference)
-        assert relative < (0.05 if dtype == torch.bfloat16 else 1e-5), relative
+        # classifier-free guidance eps_u + w (eps_c - eps_u) scales the bf16 error of each pass by about w
+        bf16_tolerance = 0.05 * max(1.0, self.guidance_scale or 1.0)
+        assert relative < (bf16_tolerance if dtype == torch.bfloat16 else 1e-5), relative
 
     # -- batching -------------------------------------------------------------------------------
     def test_batch_and_single_ecgs_agree(self, pipe):

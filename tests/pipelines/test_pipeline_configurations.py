@@ -67,10 +67,13 @@ class TestFewStepSolverPipeline(PipelineTesterMixin):
 
 
 class TestBundledDefaultPipeline(PipelineTesterMixin):
-    """The demonstration pipeline shipped in the package (real weights, 1000 samples at 100 Hz)."""
+    """The default pipeline shipped in the package (trained on PTB-XL, real weights, 1000 samples at 100 Hz,
+    guidance 3 by default)."""
 
-    labels = ("SBRAD", "SR", "STACH")
+    labels = ("SBRAD", "NORM,SR", "AFIB")
     steps = 2
+    guidance_scale = 3.0  # the folder's default_guidance_scale: calls leave it out
+    pass_guidance_scale = False
 
     def make_pipeline(self):
         return SSSDECGPipeline.from_pretrained(DEFAULT_PIPELINE_DIR)

@@ -71,7 +71,7 @@ def test_handler_returns_gallery_files_and_summary(app, store):
     [
         ((["SR"], [], [], False, 50, "dpm", 5, 0, 1.0, None), "Number of ECGs must be between 1 and 8"),
         (([], [], [], False, 1, "dpm", 5, 0, 1.0, None), "Pick at least one statement"),
-        ((["AFIB"], [], [], False, 1, "dpm", 5, 0, 1.0, None), r"does not know the statement\(s\) 'AFIB'"),
+        ((["CLBBB"], [], [], False, 1, "dpm", 5, 0, 1.0, None), r"does not know the statement\(s\) 'CLBBB'"),
         ((["SR"], [], [], False, 1, "dpmsolver++", 5, 0, 1.0, None), "Unknown sampler 'dpmsolver\\+\\+'"),
         ((["SR"], [], [], False, 1, "dpm", 0, 0, 1.0, None), "Steps must be between 1 and"),
         ((["SR"], [], [], False, 1, "dpm", 5, 0, 1.0, []), "Pick at least one download format"),
