@@ -152,14 +152,14 @@ def utility_text(results: dict) -> str:
         f"| TRTS (real folds 1-8 -> synthetic copy of fold 10) | {_auc(headline, 'TRTS')} |",
         "",
         f"TSTR / TRTR = {tstr / trtr:.2f} (goal: >= 0.85). Classifier: sssd-hf's default "
-        f"`xresnet1d18_small` on the model's statements, trained on folds 1-8 (at most {epochs_text(results)} "
-        "epochs, one-cycle schedule) with early stopping on fold 9.",
+        f"`xresnet1d18_small` on the model's statements, trained on folds 1-8 (at most {epochs_text(results)}, "
+        "one-cycle schedule) with early stopping on fold 9.",
     ])
 
 
 def epochs_text(results: dict) -> str:
     epochs = results["evaluate"].get("epochs")
-    return f"{epochs}" if epochs else "30 (evaluate's default)"
+    return f"{epochs} epochs" if epochs else "30 epochs, evaluate's default"
 
 
 def fidelity_rows(fid: dict, reference: dict, reference2: dict) -> str:
