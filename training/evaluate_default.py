@@ -13,7 +13,9 @@ Stages (``--stages``, default all, in this order; each reuses the work folder of
               physiology, feature and privacy sections.
 ``fidelity``  ``sssd-ecg measure``'s delineator on every synthetic ECG and on the real folds:
               heart rate per rhythm statement, AFIB RR irregularity, CRBBB QRS duration, per-lead
-              amplitudes, each with n and a 95 % interval.
+              amplitudes, each with n and a 95 % interval.  The copy is read with
+              ``datasets.load_dataset`` and each split's source records must lie in the same real
+              split (folds 1-8 / 9 / 10), else it stops with an error.
 ``guidance``  the same fidelity figures for fresh ECGs of five label sets at guidance scales 1 and 2.
 ``figure``    generated next to real ECGs of the same statements (fold 10 records and their copies).
 
@@ -246,13 +248,31 @@ def stage_evaluate(args, codes, log) -> None:
                  *(["--epochs", str(args.epochs)] if args.epochs else [])], log)
 
 
+def split_provenance(synthetic: Dict[str, dict], real: Dict[str, dict]) -> Dict[str, dict]:
+    """Per split of the synthetic copy (as ``datasets.load_dataset`` reads it): its size and whether
+    every ECG's ``source_ecg_id`` is a record of the same real split (PTB-XL folds 1-8 / 9 / 10)."""
+    out = {}
+    for split, part in synthetic.items():
+        ids = part["ecg_id"]
+        inside = np.isin(ids, real[split]["ecg_id"]) if split in real else np.zeros(len(ids), bool)
+        out[split] = {"n": int(len(ids)), "source_records_in_real_split": bool(inside.all()),
+                      "outside": [int(i) for i in ids[~inside][:10]]}
+    return out
+
+
 def stage_fidelity(args, codes) -> dict:
     real = real_sets(args.ptbxl, codes)
     synthetic = synthetic_sets(os.path.join(args.work, "synthetic-ptbxl"), codes)
+    provenance = split_provenance(synthetic, real)
+    misplaced = {split: p["outside"] for split, p in provenance.items() if not p["source_records_in_real_split"]}
+    if misplaced:
+        raise SystemExit(f"error: the synthetic copy mixes the folds: ECGs of records {misplaced} "
+                         "lie in another split than their real record")
     every_synthetic = merge([synthetic[s] for s in synthetic])
     out = {"synthetic_all_folds": fidelity(every_synthetic["signal"], every_synthetic["labels"]),
            "real_fold10": fidelity(real["test"]["signal"], real["test"]["labels"]),
-           "real_folds1_8": fidelity(real["train"]["signal"], real["train"]["labels"])}
+           "real_folds1_8": fidelity(real["train"]["signal"], real["train"]["labels"]),
+           "splits_via_load_dataset": provenance}
     out["amplitude_within_real_fold10_p5_p95"] = amplitude_check(
         out["synthetic_all_folds"]["amplitude_mv"], out["real_fold10"]["amplitude_mv"])
     return out

@@ -56,8 +56,18 @@ def run_summary(metrics_path: str) -> dict:
             "validation": [(r["step"], r["validation_loss"]) for r in validation], "best": best}
 
 
-#: Median RR coefficient of variation of real PTB-XL folds 1-8 (same delineator; training/results/ptbxl_default).
-REAL_RR_CV = {"SR": 0.02, "AFIB": 0.18}
+#: RR irregularity of real PTB-XL folds 1-8 (``fidelity.real_folds1_8.afib_rr`` of
+#: training/results/ptbxl_default/fold10.json, same delineator), for a --partial card made before
+#: the fidelity stage has measured it.
+PTBXL_FOLDS1_8_RR = {"SR": {"rr_cv": {"median": 0.02}, "irregular": {"fraction": 0.0672}},
+                     "AFIB": {"rr_cv": {"median": 0.18}, "irregular": {"fraction": 0.9315}}}
+
+
+def real_rr_reference(results: dict) -> dict:
+    """RR irregularity of real training-fold ECGs per rhythm (``{"SR": {"rr_cv": ..., "irregular": ...},
+    "AFIB": ...}``): measured by the fidelity stage when it ran, else :data:`PTBXL_FOLDS1_8_RR`."""
+    fidelity = results.get("fidelity")
+    return fidelity["real_folds1_8"]["afib_rr"] if fidelity else PTBXL_FOLDS1_8_RR
 
 
 def validation_curve(points) -> str:
@@ -108,7 +118,7 @@ def sinus_rhythm_text(results: dict) -> str:
     else:
         scales = sorted((k for k in results["guidance"] if k.startswith("scale_")), key=lambda k: float(k[6:]))
         generated = results["guidance"][scales[-1]]["afib_rr"]["SR"]
-        real = {"irregular": {"fraction": 0.07}, "rr_cv": {"median": 0.02}}
+        real = real_rr_reference(results)["SR"]
         reference = "real PTB-XL folds 1-8 ones"
     if not generated["irregular"].get("n"):
         return ""
@@ -193,7 +203,7 @@ def amplitude_rows(fid: dict, reference: dict, within: dict) -> str:
     return "\n".join(lines)
 
 
-def guidance_rows(guidance: dict) -> str:
+def guidance_rows(guidance: dict, real_rr: dict) -> str:
     scales = [k for k in guidance if k.startswith("scale_")]
     lines = ["| measure | " + " | ".join(f"guidance {k[6:]}" for k in scales) + " |",
              "|---|" + "---|" * len(scales)]
@@ -206,7 +216,7 @@ def guidance_rows(guidance: dict) -> str:
     lines.append("| sinus rhythm (SR) RR irregular | "
                  + " | ".join(_pct(guidance[k]["afib_rr"]["SR"]["irregular"]) for k in scales) + " |")
     for code in ("SR", "AFIB"):
-        lines.append(f"| {code} median RR CV (real PTB-XL: {REAL_RR_CV[code]}) | "
+        lines.append(f"| {code} median RR CV (real PTB-XL folds 1-8: {real_rr[code]['rr_cv']['median']:.2f}) | "
                      + " | ".join(_med(guidance[k]["afib_rr"][code]["rr_cv"], "") for k in scales) + " |")
     lines.append("| AFIB RR irregular | " + " | ".join(_pct(guidance[k]["afib_rr"]["AFIB"]["irregular"])
                                                      for k in scales) + " |")
@@ -282,7 +292,7 @@ def partial_evaluation_text(results: dict, command: str) -> str:
         f"{guidance['per_label_set']} fresh ECGs per label set "
         f"({', '.join('+'.join(r) for r in guidance['label_sets'])}), sampled with "
         f"{sampler_text(results['sampling']['guidance'])}, same seeds at every scale:",
-        guidance_rows(guidance),
+        guidance_rows(guidance, real_rr_reference(results)),
     ])
 
 
@@ -312,7 +322,7 @@ def evaluation_text(results: dict, command: str) -> str:
                   f"{guidance['per_label_set']} fresh ECGs per label set "
                   f"({', '.join('+'.join(r) for r in guidance['label_sets'])}), sampled with "
                   f"{sampler_text(results['sampling']['guidance'])}, same seeds at every scale:",
-                  guidance_rows(guidance)]
+                  guidance_rows(guidance, real_rr_reference(results))]
     parts += ["### Privacy audit (synthetic set against the training records, fold 10 as the held-out reference)",
               privacy_text(results),
               "### Generated next to real",

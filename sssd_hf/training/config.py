@@ -24,6 +24,7 @@ import yaml
 MIXED_PRECISION = ("no", "fp16", "bf16")
 LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "warmup_stable_decay")
 CROPS = ("start", "center", "random")
+TIMESTEP_BIAS_STRATEGIES = ("none", "later", "earlier")
 #: Sampling rate of the data when neither ``sampling_rate`` nor ``model.sampling_rate`` is set.
 DEFAULT_SAMPLING_RATE = 100
 MODEL_CARD_KEYS = ("intended_use", "training_data", "training", "limitations")
@@ -61,6 +62,12 @@ class TrainConfig:
             vocabulary name such as ``"all"``; ``sample_length`` defaults to the data's length).
         init_from: a pipeline folder whose model weights start the run (fine-tuning).
         num_train_timesteps, beta_start, beta_end: the DDPM schedule (200, 1e-4, 0.02).
+        timestep_bias_strategy, timestep_bias_multiplier, timestep_bias_portion: which diffusion
+            steps training draws more often (named as in diffusers' SDXL training script):
+            ``none`` draws ``t`` uniformly (the papers); ``later`` multiplies the probability of the
+            last ``portion`` of the steps (the noisiest, where a generated ECG's rhythm is decided)
+            by ``multiplier``, ``earlier`` that of the first ``portion``.  Validation always uses
+            uniform ``t``.
     Optimisation:
         batch_size: ECGs per device and micro-step; the global batch is
             ``batch_size * num_processes * gradient_accumulation_steps``.
@@ -99,6 +106,9 @@ class TrainConfig:
     num_train_timesteps: int = 200
     beta_start: float = 1e-4
     beta_end: float = 0.02
+    timestep_bias_strategy: str = "none"
+    timestep_bias_multiplier: float = 1.0
+    timestep_bias_portion: float = 0.25
     # optimisation
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
@@ -303,6 +313,7 @@ def validate_config(config: TrainConfig) -> None:
     if config.lr_scheduler not in LR_SCHEDULERS:
         raise ConfigError(f"lr_scheduler must be one of {LR_SCHEDULERS}, got {config.lr_scheduler!r}")
     _validate_lr_decay(config)
+    _validate_timestep_bias(config)
     if not 0.0 <= config.condition_dropout < 1.0:
         raise ConfigError(f"condition_dropout must be in [0, 1), got {config.condition_dropout}")
     if config.condition_dropout > 0 and not config.model.get("learn_null_label", False):
@@ -332,6 +343,22 @@ def _validate_lr_decay(config: TrainConfig) -> None:
         raise ConfigError(
             f"lr_decay_steps must be between 1 and max_steps - lr_warmup_steps "
             f"({config.max_steps - config.lr_warmup_steps}), got {config.lr_decay_steps}"
+        )
+
+
+def _validate_timestep_bias(config: TrainConfig) -> None:
+    if config.timestep_bias_strategy not in TIMESTEP_BIAS_STRATEGIES:
+        raise ConfigError(
+            f"timestep_bias_strategy must be one of {TIMESTEP_BIAS_STRATEGIES}, got {config.timestep_bias_strategy!r}"
+        )
+    if config.timestep_bias_multiplier <= 0:
+        raise ConfigError(f"timestep_bias_multiplier must be positive, got {config.timestep_bias_multiplier}")
+    if not 0.0 < config.timestep_bias_portion <= 1.0:
+        raise ConfigError(f"timestep_bias_portion must be in (0, 1], got {config.timestep_bias_portion}")
+    if config.timestep_bias_strategy != "none" and int(config.timestep_bias_portion * config.num_train_timesteps) < 1:
+        raise ConfigError(
+            f"timestep_bias_portion {config.timestep_bias_portion} of {config.num_train_timesteps} steps "
+            "selects no step; raise it"
         )
 
 

@@ -102,11 +102,33 @@ def training_window(config: TrainConfig, record_length: int) -> int:
     return window
 
 
-def draw_diffusion_inputs(shape, num_train_timesteps: int, generator: torch.Generator, condition_dropout: float = 0.0):
+def timestep_weights(num_train_timesteps: int, strategy: str = "none", multiplier: float = 1.0,
+                     portion: float = 0.25) -> Optional[torch.Tensor]:
+    """Relative probabilities ``(T,)`` of the diffusion steps under a timestep bias, or ``None``
+    for uniform steps (``strategy="none"``).  ``later``: the last ``int(portion * T)`` steps (the
+    noisiest) get weight ``multiplier``, the rest 1; ``earlier``: the first ``int(portion * T)``."""
+    if strategy == "none":
+        return None
+    if strategy not in ("later", "earlier"):
+        raise ValueError(f"unknown timestep bias strategy {strategy!r}")
+    count = int(portion * num_train_timesteps)
+    weights = torch.ones(num_train_timesteps, dtype=torch.float64)
+    biased = slice(num_train_timesteps - count, None) if strategy == "later" else slice(0, count)
+    weights[biased] = multiplier
+    return weights
+
+
+def draw_diffusion_inputs(shape, num_train_timesteps: int, generator: torch.Generator, condition_dropout: float = 0.0,
+                          weights: Optional[torch.Tensor] = None):
     """Diffusion steps ``t`` ``(B,)``, noise ``eps`` ``shape`` and the condition-dropout mask ``(B,)``
-    for a batch of ``shape = (B, G, L)``, drawn on the CPU from ``generator`` (device-independent)."""
+    for a batch of ``shape = (B, G, L)``, drawn on the CPU from ``generator`` (device-independent).
+    ``t`` is uniform on ``0..T-1``, or drawn with probabilities proportional to ``weights`` ``(T,)``
+    (:func:`timestep_weights`)."""
     n = shape[0]
-    t = torch.randint(0, num_train_timesteps, (n,), generator=generator)
+    if weights is None:
+        t = torch.randint(0, num_train_timesteps, (n,), generator=generator)
+    else:
+        t = torch.multinomial(weights, n, replacement=True, generator=generator)
     noise = torch.randn(shape, generator=generator)
     drop = torch.rand(n, generator=generator) < condition_dropout
     return t, noise, drop
@@ -176,6 +198,10 @@ class Trainer:
         )
         self.order = ShardedEpochOrder(len(self.train_data), config.batch_size, self.world, self.rank, config.seed)
         self.scheduler = make_scheduler(config)
+        self.timestep_weights = timestep_weights(
+            config.num_train_timesteps, config.timestep_bias_strategy, config.timestep_bias_multiplier,
+            config.timestep_bias_portion,
+        )
 
         if config.gradient_checkpointing:
             self.model.enable_gradient_checkpointing()
@@ -235,7 +261,8 @@ class Trainer:
             generator = step_generator(config.seed, self.rank, micro_step)
             last = j == config.gradient_accumulation_steps - 1
             t, noise, drop = draw_diffusion_inputs(
-                batch["signal"].shape, config.num_train_timesteps, generator, config.condition_dropout
+                batch["signal"].shape, config.num_train_timesteps, generator, config.condition_dropout,
+                self.timestep_weights,
             )
             drop = drop if config.condition_dropout > 0 else None
             with contextlib.nullcontext() if last else acc.no_sync(self.network):

@@ -62,6 +62,16 @@ def test_fidelity_of_real_ptbxl_records_is_what_their_statements_say(real_fideli
     assert set(amplitude) >= {"I", "II", "V1", "V6"} and all(0.2 < a["median"] < 5.0 for a in amplitude.values())
 
 
+def test_split_provenance_finds_copies_in_the_wrong_fold(evaluate_default):
+    """The fidelity stage's check that the copy keeps each record's fold, on the fixture's real splits."""
+    real = evaluate_default.real_sets(PTBXL, CODES)
+    same = evaluate_default.split_provenance(real, real)
+    assert all(p["source_records_in_real_split"] and p["n"] == len(real[s]["ecg_id"]) for s, p in same.items())
+    swapped = evaluate_default.split_provenance({"train": real["test"], "test": real["train"]}, real)
+    assert not swapped["train"]["source_records_in_real_split"]
+    assert swapped["train"]["outside"] == [int(i) for i in real["test"]["ecg_id"][:10]]
+
+
 def test_the_card_carries_the_measured_figures(real_fidelity, tmp_path):
     from sssd_hf.testing import make_tiny_pipeline
 
@@ -98,6 +108,8 @@ def test_the_card_carries_the_measured_figures(real_fidelity, tmp_path):
     assert "--stages dataset,evaluate,fidelity,figure --scheduler dpm --steps 20" in card
     assert "sampled with DDPM (`--scheduler ddpm`) in 200 steps" in card
     assert "--stages guidance --scheduler ddpm --steps 200" in card
+    real_sr = fid["afib_rr"]["SR"]["rr_cv"]["median"]
+    assert f"| SR median RR CV (real PTB-XL folds 1-8: {real_sr:.2f}) |" in card  # measured by the fidelity stage
     assert (pipeline / "generated_vs_real.png").is_file()
 
 
@@ -162,4 +174,5 @@ def test_a_partial_card_says_what_is_not_measured_yet(real_fidelity, tmp_path, c
     assert "**Not measured yet on fold 10**" in card and "### Classifier-free guidance" in card
     assert "| guidance 1 | guidance 3 |" in card and "--guidance-per-label 4 --guidance-scales 1 3" in card
     assert "Calls apply classifier-free guidance 3 unless told otherwise" in card
+    assert "| SR median RR CV (real PTB-XL folds 1-8: 0.02) |" in card  # the reference before fidelity ran
     assert "### Downstream utility" not in card and not (pipeline / "generated_vs_real.png").exists()
