@@ -39,6 +39,8 @@ SAMPLERS: Dict[str, Sampler] = {
         Sampler("ddim", "DDIM (few steps)", 50, "DDIMScheduler"),
         Sampler("dpm", "DPM-Solver++ (few steps)", 20, "DPMSolverMultistepScheduler",
                 (("algorithm_type", "dpmsolver++"),)),
+        Sampler("dpm-sde", "stochastic DPM-Solver++ (SDE, few steps)", 20, "DPMSolverMultistepScheduler",
+                (("algorithm_type", "sde-dpmsolver++"),)),
         Sampler("unipc", "UniPC (few steps)", 20, "UniPCMultistepScheduler"),
     )
 }

@@ -91,7 +91,7 @@ def test_short_ddpm_warns(info):
         ({"seed": -1}, "Seed must be between"),
         ({"seed": 2**40}, "Seed must be between"),
         ({"seed": "abc"}, "Seed must be a whole number"),
-        ({"sampler": "euler"}, "Unknown sampler 'euler'; choose one of ddpm, ddim, dpm, unipc"),
+        ({"sampler": "euler"}, "Unknown sampler 'euler'; choose one of ddpm, ddim, dpm, dpm-sde, unipc"),
         ({"sampler": "dpmsolver++"}, "Unknown sampler"),  # the Space's former name: gone
         ({"sampler": None}, "Unknown sampler None"),
         ({"guidance_scale": float("inf")}, "Guidance must be between 0 and 10"),
