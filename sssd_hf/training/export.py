@@ -54,10 +54,15 @@ def training_card_text(config, steps: int, samples_seen: int, command: str) -> D
     """Model-card paragraphs describing how a run was trained; ``config.model_card`` entries win,
     and ``{command}`` / ``{steps}`` / ``{samples_seen}`` in them are filled in."""
     ema = f", EMA of the weights (decay {config.ema_decay}) exported" if config.ema else ""
+    bias = ""
+    if config.timestep_bias_strategy != "none":
+        portion = "last" if config.timestep_bias_strategy == "later" else "first"
+        bias = (f", the {portion} {config.timestep_bias_portion:g} of the steps drawn "
+                f"{config.timestep_bias_multiplier:g}x as often")
     default_training = (
         f"Trained with sssd-hf's `training/train_sssd_ecg.py` for {steps} optimizer steps ({samples_seen} ECGs seen): "
         f"epsilon-prediction MSE on the generated leads, DDPM T = {config.num_train_timesteps} "
-        f"(betas {config.beta_start}..{config.beta_end}), Adam lr {config.learning_rate} "
+        f"(betas {config.beta_start}..{config.beta_end}{bias}), Adam lr {config.learning_rate} "
         f"({config.lr_scheduler}, {config.lr_warmup_steps} warm-up steps), batch {config.batch_size} per device x "
         f"{config.gradient_accumulation_steps} accumulation steps, mixed precision {config.mixed_precision}{ema}, "
         f"seed {config.seed}.\n\nCommand:\n\n```bash\n{command}\n```"

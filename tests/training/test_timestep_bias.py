@@ -35,3 +35,14 @@ def test_biased_steps_are_drawn_multiplier_times_as_often(strategy, biased):
 def test_bad_timestep_bias_is_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(TINY_CONFIG, ["--dataset", "d", *overrides])
+
+
+def test_the_model_card_says_when_steps_were_biased():
+    from sssd_hf.training.export import training_card_text
+
+    biased = load_config(TINY_CONFIG, ["--dataset", "d", "--timestep_bias_strategy", "later",
+                                       "--timestep_bias_multiplier", "6", "--timestep_bias_portion", "0.25"])
+    text = training_card_text(biased, 10, 80, "cmd")["training"]
+    assert "betas 0.0001..0.02, the last 0.25 of the steps drawn 6x as often)" in text
+    uniform = training_card_text(load_config(TINY_CONFIG, ["--dataset", "d"]), 10, 80, "cmd")["training"]
+    assert "drawn" not in uniform
