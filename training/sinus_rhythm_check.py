@@ -20,6 +20,7 @@ import argparse
 import copy
 import importlib.util
 import json
+import math
 import os
 import sys
 import time
@@ -75,7 +76,7 @@ def measure(args, sampler: str, steps: int, evaluate_default) -> dict:
         guidance = 1.0  # the pipeline's own (classifier-free) guidance is off
     labels = [LABELS] * args.num
     started = time.perf_counter()
-    ecgs = pipe(labels=labels, num_inference_steps=steps, guidance_scale=guidance, batch_size=args.num,
+    ecgs = pipe(labels=labels, num_inference_steps=steps, guidance_scale=guidance, batch_size=min(args.num, 48),
                 generator=[torch.Generator().manual_seed(FIRST_SEED + i) for i in range(args.num)]).ecgs
     seconds = time.perf_counter() - started
     found = evaluate_default.fidelity(ecgs, labels)
@@ -104,8 +105,12 @@ def main(argv=None) -> int:
     from sssd_hf.schedulers.samplers import SAMPLERS
 
     unknown = [name for name, _ in args.runs if name not in SAMPLERS]
-    if unknown or args.num < 2:
-        parser.error(f"unknown sampler(s) {unknown}" if unknown else "--num must be at least 2")
+    if unknown:
+        parser.error(f"unknown sampler(s) {unknown}")
+    if not 2 <= args.num <= 10_000:
+        parser.error(f"--num must be from 2 to 10000, got {args.num}")
+    if not math.isfinite(args.guidance_scale) or args.guidance_scale <= 0:
+        parser.error(f"--guidance-scale must be a positive number, got {args.guidance_scale}")
     for path in (args.pipeline, args.bad_ema):
         if path and not os.path.exists(path):
             parser.error(f"{path} not found")

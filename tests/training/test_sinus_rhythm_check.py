@@ -59,7 +59,9 @@ def test_autoguidance_with_the_model_itself_is_no_guidance(check, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--runs", "euler:20"], "unknown sampler(s) ['euler']"),
     (["--runs", "dpm"], "expected SAMPLER:STEPS"),
-    (["--num", "1"], "--num must be at least 2"),
+    (["--num", "1"], "--num must be from 2 to 10000"),
+    (["--num", "1000000"], "--num must be from 2 to 10000"),
+    (["--guidance-scale", "nan"], "--guidance-scale must be a positive number"),
     (["--pipeline", "no/such/folder"], "no/such/folder not found"),
     (["--bad-ema", "missing.pkl"], "missing.pkl not found"),
 ])
