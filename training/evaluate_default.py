@@ -101,9 +101,9 @@ def real_sets(root: str, codes: Sequence[str]) -> Dict[str, dict]:
 
 def synthetic_sets(folder: str, codes: Sequence[str]) -> Dict[str, dict]:
     """The same layout for the synthetic dataset folder; ``ecg_id`` is the real record copied."""
-    from datasets import load_dataset
+    from sssd_hf.data import load_dataset_folder
 
-    dataset = load_dataset(folder)
+    dataset = load_dataset_folder(folder)  # datasets.load_dataset, from the files there now
     return {split: _columns(dataset[split], codes, id_column="source_ecg_id") for split in dataset}
 
 

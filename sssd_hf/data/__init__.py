@@ -32,6 +32,7 @@ _EXPORTS = {
     "Selection": "synthetic",
     "export_wfdb": "synthetic",
     "push_dataset_folder": "publish",
+    "load_dataset_folder": "card",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -3,9 +3,15 @@
 The text comes from the Jinja template ``sssd_hf/templates/dataset_card.md`` (package data; or
 any template given explicitly), rendered through ``huggingface_hub.DatasetCard.from_template``
 (see :mod:`sssd_hf.cards`, which renders the model card the same way); the YAML header
-(license, task categories, size category, ``configs`` with the data files of each split,
-``dataset_info`` with the features and split sizes) is built here from the data actually
-written, so that the Hub and ``datasets.load_dataset`` see exactly what is there.
+(license, task categories, size category, ``dataset_info`` with the features and split sizes) is
+built here from the data actually written, so that the Hub and ``datasets.load_dataset`` see exactly
+what is there.
+
+The header has no ``configs`` block: the shards' names ``data/<split>-NNNNN-of-NNNNN.parquet`` are
+``datasets``' default layout, from which it finds the splits by itself.  With a ``configs`` block,
+``datasets.load_dataset(folder)`` (datasets 5.x) keys its cache on the block's file patterns alone,
+so a rebuilt copy, or another copy in a folder of the same name, silently loads the rows cached
+from the first one (see :func:`load_dataset_folder`).
 """
 
 from __future__ import annotations
@@ -37,12 +43,11 @@ def card_metadata(
     features,
     split_rows: Mapping[str, int],
     split_bytes: Mapping[str, int],
-    data_dir: str = "data",
     license: str = "cc-by-4.0",
     pretty_name: Optional[str] = None,
     tags: Sequence[str] = DEFAULT_TAGS,
 ):
-    """``huggingface_hub.DatasetCardData`` for parquet shards ``<data_dir>/<split>-*.parquet``.
+    """``huggingface_hub.DatasetCardData`` for parquet shards ``data/<split>-NNNNN-of-NNNNN.parquet``.
 
     Args:
         features: ``datasets.Features`` of the rows.
@@ -61,8 +66,6 @@ def card_metadata(
         tags=list(tags),
         size_categories=[size_category(sum(split_rows.values()))],
         pretty_name=pretty_name,
-        configs=[{"config_name": "default",
-                  "data_files": [{"split": name, "path": f"{data_dir}/{name}-*.parquet"} for name in split_rows]}],
     )
     info = DatasetInfo(features=features, splits=splits, dataset_size=int(sum(split_bytes.values())))
     DatasetInfosDict({"default": info}).to_dataset_card_data(data)
@@ -78,7 +81,7 @@ def resolve_template(template_path: Optional[str | os.PathLike] = None) -> Path:
 
 
 def render_dataset_card(metadata, variables: Mapping, template_path: Optional[str | os.PathLike] = None) -> str:
-    """Render the card template with ``metadata`` (``DatasetCardData``, with ``configs``) as
+    """Render the card template with ``metadata`` (``DatasetCardData``) as
     YAML header, through ``huggingface_hub.DatasetCard.from_template``.
 
     Every variable the template uses must be in ``variables`` (``ValueError`` naming the missing
@@ -93,3 +96,18 @@ def describe_splits(split_rows: Mapping[str, int], split_folds: Mapping[str, Seq
     """Rows of the card's split table."""
     return [{"name": name, "num_examples": rows, "folds": ", ".join(str(f) for f in split_folds.get(name, ())) or "-"}
             for name, rows in split_rows.items()]
+
+
+def load_dataset_folder(path: str | os.PathLike):
+    """``datasets.load_dataset`` of a local dataset folder (a ``build-dataset`` output), always from
+    the files that are there now.
+
+    ``datasets`` caches a folder by a key that, for a card with a ``configs`` block (every copy
+    written before that block was dropped), does not change when the files do: a rebuilt copy, or
+    another copy in a folder of the same name, would load the first one's cached rows.  Rebuilding the
+    cache (``download_mode="force_redownload"``, a local conversion of the parquet shards, about a
+    second for 2,000 ECGs) makes every load read the current files.
+    """
+    import datasets
+
+    return datasets.load_dataset(os.fspath(path), download_mode="force_redownload")

@@ -33,6 +33,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..data.card import load_dataset_folder
 from ..leads import CHEST_LEADS, STANDARD_LEADS, canonical_lead_name, derive_twelve_leads
 from ..vocabulary import get_vocabulary
 
@@ -347,7 +348,7 @@ def _load_hf(path: str, sampling_rate: Optional[float]) -> Dict[str, ECGSet]:
         elif os.path.isdir(path):
             if not glob.glob(os.path.join(path, "**", "*.parquet"), recursive=True):
                 raise ValueError(f"{path}: a folder with neither a saved dataset nor parquet files")
-            loaded = datasets.load_dataset(path)
+            loaded = load_dataset_folder(path)  # never a stale cache of another copy
         else:
             loaded = datasets.load_dataset("parquet", data_files=path)
     except ValueError:

@@ -90,12 +90,11 @@ def test_dataset_card(reference, tiny_pipeline_dir):
     card = DatasetCard.load(os.path.join(reference, "README.md"))
     data = card.data.to_dict()
     assert data["license"] == "cc-by-4.0" and data["task_categories"] and data["size_categories"] == ["n<1K"]
-    files = {entry["split"]: entry["path"] for entry in data["configs"][0]["data_files"]}
-    assert set(files) == {"train", "validation", "test"}
-    for split, pattern in files.items():
-        assert glob.glob(os.path.join(reference, pattern)) == [
-            os.path.join(reference, "data", f"{split}-00000-of-00001.parquet")
-        ]
+    # No configs block: the shards' names are datasets' default layout, which gives the splits.
+    assert "configs" not in data
+    assert sorted(glob.glob(os.path.join(reference, "data", "*.parquet"))) == [
+        os.path.join(reference, "data", f"{split}-00000-of-00001.parquet") for split in ("test", "train", "validation")
+    ]
     assert [f["name"] for f in data["dataset_info"]["features"]] == [
         "ecg_id",
         "source_ecg_id",
@@ -121,6 +120,56 @@ def test_dataset_card(reference, tiny_pipeline_dir):
         "SSSD-ECG-nle",
     ):
         assert needed in card.text, needed
+
+
+def _copy_with_changed_test_split(reference, out):
+    """A copy of the built folder ``reference`` at ``out`` whose test-split signals are negated."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shutil.copytree(reference, out, ignore=shutil.ignore_patterns(".build", "wfdb"))
+    shard = os.path.join(out, "data", "test-00000-of-00001.parquet")
+    table = pq.read_table(shard)
+    column = table.schema.get_field_index("signal")
+    field = table.schema.field(column)
+    negated = [(-np.asarray(ecg, dtype=np.float32)).tolist() for ecg in table["signal"].to_pylist()]
+    table = table.set_column(column, field, pa.array(negated, type=field.type))
+    pq.write_table(table, shard)
+
+
+def test_load_dataset_reads_each_copy_not_a_cached_one(reference, tmp_path):
+    """Two copies in folders of the same name, one with other signals: ``datasets.load_dataset`` of each
+    gives its own rows.  (With the ``configs`` block that cards used to carry, datasets keyed its cache on
+    the block alone and returned the first copy's rows for both.)"""
+    first, second = tmp_path / "a" / "synthetic", tmp_path / "b" / "synthetic"
+    _copy_with_changed_test_split(reference, first)
+    _copy_with_changed_test_split(first, second)  # negated twice: the reference's test signals again
+    reference_rows, first_rows, second_rows = _signals(reference), _signals(first), _signals(second)
+    test_ids = [i for i, row in reference_rows.items() if row[0] == "test"]
+    assert test_ids
+    for ecg_id in test_ids:
+        np.testing.assert_allclose(first_rows[ecg_id][4], -reference_rows[ecg_id][4])
+        np.testing.assert_allclose(second_rows[ecg_id][4], reference_rows[ecg_id][4])
+
+
+def test_load_dataset_folder_reads_copies_written_with_a_configs_block(reference, tmp_path):
+    """Copies built before the card dropped its ``configs`` block still load from their own files through
+    ``sssd_hf.data.load_dataset_folder`` (what evaluate and the card's figures use)."""
+    from sssd_hf.data import load_dataset_folder
+
+    splits = ("train", "validation", "test")
+    legacy_block = ("configs:\n- config_name: default\n  data_files:\n"
+                    + "".join(f"  - split: {s}\n    path: data/{s}-*.parquet\n" for s in splits))
+    folders = [tmp_path / "a" / "legacy", tmp_path / "b" / "legacy"]
+    _copy_with_changed_test_split(reference, folders[0])
+    _copy_with_changed_test_split(folders[0], folders[1])
+    for folder in folders:
+        card = (folder / "README.md").read_text()
+        (folder / "README.md").write_text(card.replace("---\n", "---\n" + legacy_block, 1))
+    loaded = [np.stack(load_dataset_folder(folder)["test"].with_format("numpy")["signal"][:]) for folder in folders]
+    np.testing.assert_allclose(loaded[0], -loaded[1])
 
 
 def test_wfdb_export_reads_back_as_ptbxl(reference, tmp_path):

@@ -12,7 +12,6 @@ from ...utils import atomic_write_text
 from ...vocabulary import STATEMENTS_BY_CODE, describe
 from ..card import card_metadata, describe_splits, render_dataset_card
 from ..ptbxl_layout import FOLD_SPLITS
-from .state import DATA_DIR
 
 
 def _card_variables(state, split_rows, plan, repo_id) -> Dict:
@@ -117,8 +116,6 @@ def write_card(
 ) -> None:
     """(Re)write ``out/README.md`` from the build state; the card-only options (license, privacy
     report, training data, name) can change between runs of the same build."""
-    metadata = card_metadata(
-        features, state["split_rows"], state["split_bytes"], DATA_DIR, license, state["pretty_name"]
-    )
+    metadata = card_metadata(features, state["split_rows"], state["split_bytes"], license, state["pretty_name"])
     card = render_dataset_card(metadata, _card_variables(state, state["split_rows"], plan, repo_id), card_template)
     atomic_write_text(os.path.join(out, "README.md"), card)
