@@ -128,9 +128,18 @@ def sinus_rhythm_text(results: dict) -> str:
     return (f" Sinus rhythm is too irregular: {100 * share:.0f} % of the generated sinus-rhythm ECGs have an RR "
             f"coefficient of variation above 0.1 (median {generated['rr_cv']['median']:.2f}), against "
             f"{100 * real_share:.0f} % of {reference} (median {real['rr_cv']['median']:.2f}); beat-to-beat "
-            "timing is the weakest part of this model. Stochastic samplers (`--scheduler dpm-sde`, or "
-            "`ddpm --steps 25`) space the beats more evenly than the deterministic DPM-Solver++ at the same "
-            "cost (measured in `training/results/ptbxl_default/README.md`, \"Sinus rhythm\").")
+            f"timing is the weakest part of this model.{sampler_advice(results)}")
+
+
+def sampler_advice(results: dict) -> str:
+    """Which samplers space the beats more evenly, worded for the sampler the figures were made with."""
+    used = results.get("sampling", {}).get("dataset" if "fidelity" in results else "guidance", {}).get("scheduler")
+    where = "(measured in `training/results/ptbxl_default/README.md`, \"Sinus rhythm\")"
+    if used in ("dpm-sde", "ddpm"):
+        return (" These figures come from a stochastic sampler; the deterministic DPM-Solver++ (`--scheduler "
+                f"dpm`) spaces the beats less evenly at the same cost {where}.")
+    return (" Stochastic samplers (`--scheduler dpm-sde`, or `ddpm --steps 25`) space the beats more evenly "
+            f"than the deterministic DPM-Solver++ at the same cost {where}.")
 
 
 def _pct(entry: dict) -> str:

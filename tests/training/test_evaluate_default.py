@@ -176,3 +176,15 @@ def test_a_partial_card_says_what_is_not_measured_yet(real_fidelity, tmp_path, c
     assert "Calls apply classifier-free guidance 3 unless told otherwise" in card
     assert "| SR median RR CV (real PTB-XL folds 1-8: 0.02) |" in card  # the reference before fidelity ran
     assert "### Downstream utility" not in card and not (pipeline / "generated_vs_real.png").exists()
+
+
+def test_the_sinus_rhythm_limitation_names_the_sampler_of_its_figures():
+    """Figures from the deterministic solver point to the stochastic ones; figures from a stochastic one say
+    that the deterministic solver is worse (the advice must not recommend the sampler already used)."""
+    card_script = _script("write_default_card")
+    deterministic = card_script.sampler_advice({"fidelity": {}, "sampling": {"dataset": {"scheduler": "dpm"}}})
+    stochastic = card_script.sampler_advice({"fidelity": {}, "sampling": {"dataset": {"scheduler": "dpm-sde"}}})
+    guidance_only = card_script.sampler_advice({"sampling": {"guidance": {"scheduler": "ddpm"}}})
+    assert "`--scheduler dpm-sde`" in deterministic and "more evenly" in deterministic
+    assert "come from a stochastic sampler" in stochastic and "`--scheduler dpm-sde`" not in stochastic
+    assert guidance_only == stochastic
