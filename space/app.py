@@ -55,7 +55,7 @@ from sssd_hf.app import (  # noqa: E402
     statement_choices,
     validate_request,
 )
-from sssd_hf.schedulers.samplers import DEFAULT_SAMPLER, SAMPLERS  # noqa: E402
+from sssd_hf.schedulers.samplers import SAMPLERS  # noqa: E402
 
 logger = logging.getLogger("sssd_ecg_space")
 MAX_QUEUE = 32
@@ -131,9 +131,9 @@ def build_demo(store: ModelStore):
                     value=not info.conditional, interactive=info.conditional, elem_id="unconditional")
             with gr.Column(scale=1):
                 num_ecgs = gr.Slider(1, MAX_ECGS, value=2, step=1, label="Number of ECGs", elem_id="num-ecgs")
-                sampler = gr.Radio([(s.label, s.name) for s in SAMPLERS.values()], value=DEFAULT_SAMPLER,
+                sampler = gr.Radio([(s.label, s.name) for s in SAMPLERS.values()], value=info.default_sampler,
                                    label="Sampler", elem_id="sampler")
-                steps = gr.Slider(1, info.num_train_timesteps, value=default_steps(DEFAULT_SAMPLER, info), step=1,
+                steps = gr.Slider(1, info.num_train_timesteps, value=default_steps(info.default_sampler, info), step=1,
                                   label="Steps", elem_id="steps")
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="seed")
                 dice = gr.Button("Random seed", size="sm")

@@ -3,7 +3,7 @@
 Everything that can be checked without the weights is checked first, in this order, each
 failure a one-line :class:`~sssd_hf.cli.CLIError`: the numbers (``--num``, ``--steps``,
 ``--batch-size``, ``--guidance-scale``), the model folder (``model_index.json``, the label
-vocabulary, step count, default steps and guidance read from its JSON configs, guidance only for a
+vocabulary, step count, default sampler, steps and guidance read from its JSON configs, guidance only for a
 model trained for it, safetensors weights present), the statements, ``--device``, and the output
 folder.  Only then is the model loaded.  ECGs are generated and written in batches of
 ``--batch-size``, so memory stays flat in ``--num``; an interrupted run (Ctrl-C) keeps every
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from .cli import CLIError
-from .schedulers.samplers import DEFAULT_SAMPLER, SAMPLERS, get_sampler, make_scheduler, resolve_steps
+from .schedulers.samplers import SAMPLERS, get_sampler, make_scheduler, pipeline_sampler, resolve_steps
 from .seeding import ecg_generators
 
 #: Largest ``--num`` (one file per ECG; use ``sssd-ecg build-dataset`` for bigger synthetic sets).
@@ -58,6 +58,8 @@ class ModelInfo:
     default_guidance: Optional[float] = None
     #: the model learned a null label (``learn_null_label: true``), so guidance != 1 works
     supports_guidance: Optional[bool] = None
+    #: the sampler used without ``--scheduler``: the folder's ``default_sampler``, else ``ddpm``
+    default_sampler: Optional[str] = None
 
 
 def resolve_model_path(model: Optional[str]) -> str:
@@ -104,10 +106,14 @@ def read_model_info(model: Optional[str]) -> ModelInfo:
     _check_weight_files(os.path.join(path, "model"))
     labels = model_config.get("label_names") or None
     steps = scheduler_config.get("num_train_timesteps")
+    try:
+        sampler = pipeline_sampler(index.get("default_sampler"))
+    except ValueError as exc:
+        raise CLIError(f"{index_path}: {exc}") from None
     return ModelInfo(path, list(labels) if labels else None, int(steps) if steps else None,
                      index.get("default_num_inference_steps"), local=True,
                      default_guidance=index.get("default_guidance_scale"),
-                     supports_guidance=_supports_guidance(model_config))
+                     supports_guidance=_supports_guidance(model_config), default_sampler=sampler)
 
 
 def _supports_guidance(model_config) -> bool:
@@ -247,12 +253,14 @@ def prepare_output(out: str, overwrite: bool, resume: bool = False) -> List[str]
     return old
 
 
-def load_pipeline(model: Optional[str], scheduler: str = DEFAULT_SAMPLER, device: Optional[str] = None):
+def load_pipeline(model: Optional[str], scheduler: Optional[str] = None, device: Optional[str] = None):
     """Load a pipeline (see :func:`resolve_model_path`) and swap in the sampler named ``scheduler``
-    (a key of :data:`sssd_hf.schedulers.samplers.SAMPLERS`); ``ddpm`` keeps the pipeline's own."""
+    (a key of :data:`sssd_hf.schedulers.samplers.SAMPLERS`; ``None``: the pipeline's ``default_sampler``,
+    else ``ddpm``); ``ddpm`` keeps the pipeline's own."""
     from .pipelines.pipeline_sssd_ecg import SSSDECGPipeline
 
-    get_sampler(scheduler)
+    if scheduler is not None:
+        get_sampler(scheduler)
     path = resolve_model_path(model)
     try:
         pipe = SSSDECGPipeline.from_pretrained(path)
@@ -260,6 +268,7 @@ def load_pipeline(model: Optional[str], scheduler: str = DEFAULT_SAMPLER, device
         raise
     except Exception as exc:  # corrupt weights, unreadable files, wrong shapes: one line, not a traceback
         raise CLIError(f"cannot load the pipeline at {path}: {type(exc).__name__}: {exc}") from None
+    scheduler = scheduler or pipe.default_sampler_name
     if get_sampler(scheduler).scheduler_class is not None:
         pipe.scheduler = make_scheduler(scheduler, pipe.scheduler.config)
     return pipe.to(resolve_device(device))
@@ -435,6 +444,7 @@ def run_generate(args: argparse.Namespace) -> int:
         raise CLIError("pass --resume (finish the run in --out) or --overwrite (replace it), not both")
     check_numbers(args, fmt)
     info = read_model_info(args.model)
+    args.scheduler = args.scheduler or info.default_sampler  # None until a Hub pipeline is loaded
     steps = resolve_num_steps(args.scheduler, args.steps, info)
     guidance = resolve_guidance(args.guidance_scale, info)
     codes = check_labels(args, info.label_names)
@@ -455,7 +465,9 @@ def run_generate(args: argparse.Namespace) -> int:
             info = ModelInfo(info.path, list(pipe.model.config.label_names or []) or None,
                              pipe.scheduler.config.num_train_timesteps, pipe.config.get("default_num_inference_steps"),
                              local=False, default_guidance=pipe.config.get("default_guidance_scale"),
-                             supports_guidance=_supports_guidance(pipe.model.config))
+                             supports_guidance=_supports_guidance(pipe.model.config),
+                             default_sampler=pipe.default_sampler_name)
+            args.scheduler = args.scheduler or info.default_sampler
             steps = resolve_num_steps(args.scheduler, args.steps, info)
             guidance = resolve_guidance(args.guidance_scale, info)
             codes = check_labels(args, info.label_names)
@@ -519,8 +531,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--steps", type=int, help="denoising steps (default: the pipeline's default for ddpm, "
                         + ", ".join(f"{s.default_steps} for {s.name}" for s in SAMPLERS.values() if s.default_steps)
                         + ")")
-    parser.add_argument("--scheduler", choices=list(SAMPLERS), default=DEFAULT_SAMPLER,
-                        help="sampler: " + "; ".join(f"{s.name}: {s.label}" for s in SAMPLERS.values()))
+    parser.add_argument("--scheduler", choices=list(SAMPLERS), default=None,
+                        help="sampler (default: the pipeline's default_sampler in model_index.json, else ddpm; "
+                        "the bundled pipeline's is dpm-sde): "
+                        + "; ".join(f"{s.name}: {s.label}" for s in SAMPLERS.values()))
     parser.add_argument("--guidance-scale", type=float, metavar="G",
                         help="classifier-free guidance weight, >= 0; != 1 needs a model trained for it "
                         "(default: the pipeline's default_guidance_scale in model_index.json, else 1 = none)")

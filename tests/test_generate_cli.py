@@ -108,6 +108,32 @@ def test_pipeline_default_steps_are_honoured_for_ddpm(tiny_pipeline, tmp_path):
     assert _metadata(tmp_path / "b")["settings"]["num_inference_steps"] == 20  # the sampler registry's default
 
 
+def test_the_folders_default_sampler_is_used_and_recorded_and_can_be_overridden(tiny_pipeline, tmp_path, capsys):
+    from sssd_hf import SSSDECGPipeline
+
+    SSSDECGPipeline(model=tiny_pipeline.model, scheduler=tiny_pipeline.scheduler,
+                    default_sampler="dpm").save_pretrained(tmp_path / "model")
+    base = ["generate", "--model", str(tmp_path / "model"), "--labels", "SR", "--num", "2", "--format", "npz"]
+    assert main(base + ["--out", str(tmp_path / "default")]) == 0
+    assert main(base + ["--out", str(tmp_path / "dpm"), "--scheduler", "dpm", "--steps", "20"]) == 0
+    assert main(base + ["--out", str(tmp_path / "ddpm"), "--scheduler", "ddpm"]) == 0
+    settings = {n: _metadata(tmp_path / n)["settings"] for n in ("default", "dpm", "ddpm")}
+    assert settings["default"]["sampler"] == "dpm" and settings["default"]["num_inference_steps"] == 20
+    assert settings["default"]["scheduler"] == "DPMSolverMultistepScheduler"
+    assert settings["ddpm"]["sampler"] == "ddpm"
+    assert settings["ddpm"]["scheduler"] == type(tiny_pipeline.scheduler).__name__
+    default, dpm = (read_npz(tmp_path / n / "ecgs.npz")["ecgs"] for n in ("default", "dpm"))
+    np.testing.assert_array_equal(default, dpm)
+    # an unknown recommendation is one line naming it, before the weights load
+    index_path = tmp_path / "model" / "model_index.json"
+    index_path.write_text(json.dumps(dict(json.loads(index_path.read_text()), default_sampler="euler")))
+    capsys.readouterr()
+    assert main(base + ["--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "default_sampler: unknown sampler 'euler'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
 def test_an_older_run_is_refused_then_replaced_with_overwrite(model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     base = ["generate", "--model", model_dir, "--labels", "SR", "--steps", "2", "--scheduler", "dpm",

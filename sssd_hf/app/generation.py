@@ -69,7 +69,7 @@ class GenerationResult:
 
 
 #: Pipeline config values (not components) that a pipeline rebuilt around another scheduler keeps.
-_PIPELINE_SETTINGS = ("default_num_inference_steps", "default_guidance_scale")
+_PIPELINE_SETTINGS = ("default_num_inference_steps", "default_guidance_scale", "default_sampler")
 
 
 def with_scheduler(pipe, scheduler):

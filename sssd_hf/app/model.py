@@ -7,6 +7,7 @@ import os
 import threading
 from typing import Any, Mapping, Optional, Tuple
 
+from ..schedulers.samplers import DEFAULT_SAMPLER, pipeline_sampler
 from .errors import ModelUnavailable
 
 #: Environment variable naming the pipeline to serve (a folder or a Hub id).
@@ -25,6 +26,8 @@ class ModelInfo:
         sampling_rate: of the generated ECGs, Hz.
         default_guidance: the guidance weight the page starts at: the pipeline's
             ``default_guidance_scale`` (its ``default_guidance``), 1.0 (off) for a model without guidance.
+        default_sampler: the sampler the page starts at: the pipeline's ``default_sampler`` (its
+            ``default_sampler_name``), else ``ddpm``.
     """
 
     source: str
@@ -33,6 +36,7 @@ class ModelInfo:
     num_train_timesteps: int
     sampling_rate: float
     default_guidance: float = 1.0
+    default_sampler: str = DEFAULT_SAMPLER
 
     @property
     def conditional(self) -> bool:
@@ -51,6 +55,7 @@ def model_info(pipe, source: str) -> ModelInfo:
         num_train_timesteps=int(pipe.scheduler.config.num_train_timesteps),
         sampling_rate=float(config.sampling_rate),
         default_guidance=float(getattr(pipe, "default_guidance", 1.0)) if supports_guidance else 1.0,
+        default_sampler=pipeline_sampler(getattr(pipe.config, "default_sampler", None)),
     )
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import math
 from typing import Any, List, Optional, Sequence, Tuple
 
-from ..schedulers.samplers import DEFAULT_SAMPLER, SAMPLERS, resolve_steps
+from ..schedulers.samplers import SAMPLERS, resolve_steps
 from .errors import RequestError, shorten
 from .model import ModelInfo
 
@@ -156,7 +156,7 @@ def validate_request(
     statements: Optional[Sequence[str]],
     unconditional: Any = False,
     num_ecgs: Any = 1,
-    sampler: Any = DEFAULT_SAMPLER,
+    sampler: Any = None,
     num_inference_steps: Any = None,
     seed: Any = 0,
     guidance_scale: Any = None,
@@ -164,7 +164,8 @@ def validate_request(
 ) -> Tuple[GenerationRequest, List[str]]:
     """Check a request against the model ``info`` describes; return it and warnings for the visitor.
 
-    ``num_inference_steps=None`` takes the sampler's default (:func:`default_steps`),
+    ``sampler=None`` takes the model's default sampler (``info.default_sampler``),
+    ``num_inference_steps=None`` the sampler's default (:func:`default_steps`),
     ``guidance_scale=None`` the model's default guidance (``info.default_guidance``; 1.0 without
     statements), ``formats=None`` every :func:`download_formats`.  Raises :class:`RequestError` for: statements
     that are not a list of codes, unknown to the model, too many, missing (with no explicit
@@ -178,7 +179,7 @@ def validate_request(
     codes = _code_list(statements, "Statements", max(len(info.label_names), 1))
     _check_statements(codes, unconditional, info)
     count = _as_int(num_ecgs, "Number of ECGs", 1, MAX_ECGS)
-    sampler = _check_sampler(sampler)
+    sampler = _check_sampler(info.default_sampler if sampler is None else sampler)
     T = info.num_train_timesteps
     if num_inference_steps is None:
         steps = default_steps(sampler, info)

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import List, Optional
 
-from ..schedulers.samplers import DEFAULT_SAMPLER, SAMPLERS
+from ..schedulers.samplers import SAMPLERS
 
 
 def add_parser(subparsers) -> None:
@@ -205,9 +205,10 @@ def _add_build_dataset(subparsers) -> None:
         "--min-likelihood", type=float, default=0.0, help="ignore statements below this likelihood (percent)"
     )
     sampling = parser.add_argument_group("sampling")
-    sampling.add_argument("--scheduler", default=DEFAULT_SAMPLER, choices=list(SAMPLERS),
-                          help=f"sampler (default: {DEFAULT_SAMPLER}, the pipeline's own)")
-    sampling.add_argument("--steps", type=int, default=200, help="denoising steps (default: 200)")
+    sampling.add_argument("--scheduler", default=None, choices=list(SAMPLERS),
+                          help="sampler (default: the pipeline's default_sampler, else ddpm, its own scheduler)")
+    sampling.add_argument("--steps", type=int, default=None,
+                          help="denoising steps (default: the sampler's: every step for ddpm, 20 for dpm-sde ...)")
     sampling.add_argument("--batch-size", type=int, default=16, help="ECGs denoised at once per process (default: 16)")
     sampling.add_argument(
         "--guidance-scale", type=float, default=None, metavar="G",
@@ -249,7 +250,7 @@ def _run_build_dataset(args) -> int:
     from .synthetic import Selection, build_synthetic_dataset, parse_oversample
 
     model = resolve_model_path(args.model)  # --model, else the bundled pipeline
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise CLIError(f"--steps must be at least 1, got {args.steps}")
     if args.guidance_scale is not None and not (math.isfinite(args.guidance_scale) and args.guidance_scale >= 0):
         raise CLIError(f"--guidance-scale must be a finite number >= 0, got {args.guidance_scale}")

@@ -159,6 +159,10 @@ class SSSDECGPipeline(DiffusionPipeline):
             (``guidance_scale=None``); ``None`` means 1.0, no guidance.  Saved in
             ``model_index.json``, so a folder can recommend the guidance its model was tuned
             for; a value other than 1 still needs a model trained with ``learn_null_label=True``.
+        default_sampler: name of the sampler (in ``sssd_hf.schedulers.samplers.SAMPLERS``, e.g.
+            ``"dpm-sde"``) that ``sssd-ecg generate``, ``sssd-ecg build-dataset`` and the Space use
+            when none is asked for; ``None`` means ``"ddpm"``, the pipeline's own scheduler.  Saved in
+            ``model_index.json``.  A call of the pipeline itself always runs ``pipe.scheduler``.
 
     A call runs diffusers' named steps: :meth:`check_inputs`, :meth:`encode_labels`, then for
     each chunk of ``batch_size`` ECGs ``scheduler.set_timesteps``, :meth:`prepare_latents`,
@@ -176,6 +180,7 @@ class SSSDECGPipeline(DiffusionPipeline):
         scheduler: SchedulerMixin,
         default_num_inference_steps: Optional[int] = None,
         default_guidance_scale: Optional[float] = None,
+        default_sampler: Optional[str] = None,
     ):
         super().__init__()
         if default_num_inference_steps is not None and (
@@ -189,10 +194,13 @@ class SSSDECGPipeline(DiffusionPipeline):
             raise ValueError(
                 f"default_guidance_scale must be a finite number >= 0 or None, got {default_guidance_scale!r}"
             )
+        if default_sampler is not None:
+            _check_sampler_name(default_sampler)
         self.register_modules(model=model, scheduler=scheduler)
         self.register_to_config(
             default_num_inference_steps=default_num_inference_steps,
             default_guidance_scale=None if default_guidance_scale is None else float(default_guidance_scale),
+            default_sampler=default_sampler,
         )
         self._guidance_scale = 1.0
         self._num_timesteps = 0
@@ -232,6 +240,12 @@ class SSSDECGPipeline(DiffusionPipeline):
         else 1.0 (no guidance)."""
         configured = getattr(self.config, "default_guidance_scale", None)
         return float(configured) if configured is not None else 1.0
+
+    @property
+    def default_sampler_name(self) -> str:
+        """Sampler the CLI and the Space use when none is asked for: the config's ``default_sampler``,
+        else ``"ddpm"`` (the pipeline's own scheduler)."""
+        return getattr(self.config, "default_sampler", None) or "ddpm"
 
     # -- inputs -----------------------------------------------------------------------------
     def _number_of_ecgs(self, labels: LabelsInput, num_ecgs: Optional[int], num_ecgs_per_label: int) -> int:
@@ -519,8 +533,9 @@ class SSSDECGPipeline(DiffusionPipeline):
         ``force_download``, ``local_files_only``, ``proxies``, ``revision``, ``token`` (for a
         Hub id); ``torch_dtype`` (a dtype, or a dict with a ``"model"`` or ``"default"`` entry),
         ``variant``, ``use_safetensors``, ``low_cpu_mem_usage`` (for the model weights);
-        ``model=`` / ``scheduler=`` replace a component; ``default_num_inference_steps=`` and
-        ``default_guidance_scale=`` override the folder's (read from its ``model_index.json``);
+        ``model=`` / ``scheduler=`` replace a component; ``default_num_inference_steps=``,
+        ``default_guidance_scale=`` and ``default_sampler=`` override the folder's (read from its
+        ``model_index.json``);
         ``trust_remote_code`` is accepted and has no effect.
         """
         from huggingface_hub import snapshot_download
@@ -535,6 +550,7 @@ class SSSDECGPipeline(DiffusionPipeline):
         model, scheduler = kwargs.pop("model", None), kwargs.pop("scheduler", None)
         default_steps = kwargs.pop("default_num_inference_steps", None)
         default_guidance = kwargs.pop("default_guidance_scale", None)
+        default_sampler = kwargs.pop("default_sampler", None)
         if kwargs:
             raise TypeError(f"Unexpected arguments: {sorted(kwargs)}")
         path = os.fspath(pretrained_model_name_or_path)
@@ -554,8 +570,10 @@ class SSSDECGPipeline(DiffusionPipeline):
             default_steps = hub.pipeline_setting(path, "default_num_inference_steps")
         if default_guidance is None:
             default_guidance = hub.pipeline_setting(path, "default_guidance_scale")
+        if default_sampler is None:
+            default_sampler = hub.pipeline_setting(path, "default_sampler")
         return cls(model=model.eval(), scheduler=scheduler, default_num_inference_steps=default_steps,
-                   default_guidance_scale=default_guidance)
+                   default_guidance_scale=default_guidance, default_sampler=default_sampler)
 
     @classmethod
     def from_pipe(cls, pipeline: DiffusionPipeline, **kwargs):
@@ -577,6 +595,18 @@ class SSSDECGPipeline(DiffusionPipeline):
         except ModuleNotFoundError:  # running as remote code without sssd_hf: plain diffusers layout
             return super().save_pretrained(save_directory, **kwargs)
         hub.save_pipeline_folder(self, save_directory, **kwargs)
+
+
+def _check_sampler_name(name) -> None:
+    """``ValueError`` unless ``name`` is a sampler of ``sssd_hf``'s registry (any non-empty string when
+    this file runs as remote code without ``sssd_hf`` installed)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"default_sampler must be a sampler name or None, got {name!r}")
+    try:  # imported by name so that this file stays loadable as stand-alone remote code
+        samplers = importlib.import_module("sssd_hf.schedulers.samplers")
+    except ImportError:
+        return
+    samplers.pipeline_sampler(name)
 
 
 def _is_guidance_scale(value) -> bool:

@@ -44,7 +44,7 @@ SAMPLERS: Dict[str, Sampler] = {
         Sampler("unipc", "UniPC (few steps)", 20, "UniPCMultistepScheduler"),
     )
 }
-#: The sampler used when none is asked for.
+#: The sampler used when none is asked for and the pipeline recommends none (its ``default_sampler``).
 DEFAULT_SAMPLER = "ddpm"
 
 
@@ -54,6 +54,17 @@ def get_sampler(name: str) -> Sampler:
         shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."  # never echo a huge input
         raise ValueError(f"unknown sampler {shown}; choose from {', '.join(SAMPLERS)}")
     return SAMPLERS[name]
+
+
+def pipeline_sampler(recommended: Optional[str]) -> str:
+    """The sampler to use when none is asked for: ``recommended`` (a pipeline's ``default_sampler``, from
+    its ``model_index.json``) if set, else :data:`DEFAULT_SAMPLER`.  ``ValueError`` for an unknown name."""
+    if recommended is None:
+        return DEFAULT_SAMPLER
+    try:
+        return get_sampler(recommended).name
+    except ValueError as exc:
+        raise ValueError(f"the pipeline's default_sampler: {exc}") from None
 
 
 def make_scheduler(name: str, base_config: Mapping[str, Any], base_class: Optional[type] = None):

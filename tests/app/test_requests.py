@@ -33,12 +33,22 @@ def args(**overrides):
 
 def test_valid_request_with_defaults_from_the_registries(info):
     request, warnings = validate_request(info, ["SR", "SR"], num_ecgs=8.0)
-    T = info.num_train_timesteps
-    assert request == GenerationRequest(("SR",), False, 8, DEFAULT_SAMPLER, default_steps(DEFAULT_SAMPLER, info), 0,
+    sampler = info.default_sampler
+    assert request == GenerationRequest(("SR",), False, 8, sampler, default_steps(sampler, info), 0,
                                         info.default_guidance, tuple(EXPORT_FORMATS))
     assert info.supports_guidance and info.default_guidance == 3.0  # the bundled model's recommended guidance
-    assert DEFAULT_SAMPLER == "ddpm" and request.num_inference_steps == T and warnings == []
+    # the bundled model's recommended sampler (default_sampler in model_index.json) and its 20 steps
+    assert info.default_sampler == "dpm-sde" and request.num_inference_steps == 20 and warnings == []
     assert download_formats() == tuple(EXPORT_FORMATS)
+
+
+def test_a_model_without_a_recommended_sampler_gets_the_papers_ddpm():
+    from sssd_hf.testing import make_tiny_pipeline
+
+    plain = model_info(make_tiny_pipeline(label_names=("SR",)), "plain")
+    request, _ = validate_request(plain, ["SR"])
+    assert plain.default_sampler == DEFAULT_SAMPLER == "ddpm"
+    assert request.sampler == "ddpm" and request.num_inference_steps == plain.num_train_timesteps
 
 
 def test_every_registered_sampler_is_accepted_with_its_default_steps(info):
@@ -93,7 +103,7 @@ def test_short_ddpm_warns(info):
         ({"seed": "abc"}, "Seed must be a whole number"),
         ({"sampler": "euler"}, "Unknown sampler 'euler'; choose one of ddpm, ddim, dpm, dpm-sde, unipc"),
         ({"sampler": "dpmsolver++"}, "Unknown sampler"),  # the Space's former name: gone
-        ({"sampler": None}, "Unknown sampler None"),
+        ({"sampler": 3}, "Unknown sampler 3"),  # None is not an error: it means the model's default sampler
         ({"guidance_scale": float("inf")}, "Guidance must be between 0 and 10"),
         ({"guidance_scale": "strong"}, "Guidance must be a number"),
         ({"formats": []}, "Pick at least one download format"),

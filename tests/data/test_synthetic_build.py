@@ -358,6 +358,28 @@ def test_the_sampler_is_a_setting_of_the_build(reference, tiny_pipeline_dir, sub
     assert "invalid choice: 'euler'" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
+def test_the_sampler_defaults_to_the_pipelines_and_the_card_names_it(reference, subset_csv, tmp_path):
+    """``--scheduler`` left out: the pipeline's ``default_sampler`` (else ``ddpm``) with its default steps,
+    the same ECGs as asking for it, named in the settings and the card."""
+    from sssd_hf import SSSDECGPipeline
+    from sssd_hf.testing import make_tiny_pipeline
+
+    assert _build_settings(reference)["scheduler"] == "ddpm"  # the tiny pipeline recommends none
+    assert "sampler `ddpm` (DDPM, all steps" in DatasetCard.load(os.path.join(reference, "README.md")).text
+    tiny = make_tiny_pipeline(label_names=TINY_LABELS, sample_length=1000, seed=0)
+    model = str(tmp_path / "recommends-dpm")
+    SSSDECGPipeline(model=tiny.model, scheduler=tiny.scheduler, default_sampler="dpm").save_pretrained(model)
+    common = ["build-dataset", "--model", model, "--like", subset_csv, "--limit", "2", "--chunk-size", "2",
+              "--seed", "7", "--batch-size", "4", "--no-progress"]  # no --steps: the sampler's default
+    assert main(common + ["--out", str(tmp_path / "default")]) == 0
+    assert main(common + ["--out", str(tmp_path / "explicit"), "--scheduler", "dpm", "--steps", "20"]) == 0
+    settings = _build_settings(tmp_path / "default")
+    assert settings["scheduler"] == "dpm" and settings["num_inference_steps"] == 20
+    assert "sampler `dpm` (DPM-Solver++ (few steps)), 20 denoising steps" in DatasetCard.load(
+        os.path.join(tmp_path / "default", "README.md")).text
+    _assert_same_ecgs(_signals(tmp_path / "default"), _signals(tmp_path / "explicit"))
+
+
 def _build_settings(folder):
     with open(os.path.join(folder, ".build", "build.json"), encoding="utf-8") as f:
         return json.load(f)["settings"]

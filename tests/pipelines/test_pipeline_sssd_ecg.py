@@ -258,6 +258,22 @@ def test_bad_default_guidance_is_refused(tiny_pipeline):
     _run(pipe, guidance_scale=1.0)  # an explicit 1 turns the default off
 
 
+def test_default_sampler_travels_with_the_folder_and_is_checked(tiny_pipeline, tmp_path):
+    assert tiny_pipeline.default_sampler_name == "ddpm" and tiny_pipeline.config.default_sampler is None
+    pipe = SSSDECGPipeline(model=tiny_pipeline.model, scheduler=tiny_pipeline.scheduler, default_sampler="dpm-sde")
+    assert pipe.default_sampler_name == "dpm-sde"
+    pipe.save_pretrained(tmp_path / "p")
+    assert json.loads((tmp_path / "p" / "model_index.json").read_text())["default_sampler"] == "dpm-sde"
+    loaded = SSSDECGPipeline.from_pretrained(tmp_path / "p")
+    assert loaded.default_sampler_name == "dpm-sde"
+    assert SSSDECGPipeline.from_pretrained(tmp_path / "p", default_sampler="unipc").default_sampler_name == "unipc"
+    assert type(loaded.scheduler) is type(tiny_pipeline.scheduler)  # a call still runs the pipeline's own scheduler
+    for bad, message in (("euler", "unknown sampler 'euler'; choose from ddpm"), ("", "sampler name or None"),
+                         (3, "sampler name or None")):
+        with pytest.raises(ValueError, match=message):
+            SSSDECGPipeline(model=tiny_pipeline.model, scheduler=tiny_pipeline.scheduler, default_sampler=bad)
+
+
 def test_remote_code_loads_without_sssd_hf(tiny_pipeline, tmp_path):
     folder = tmp_path / "pipe"
     tiny_pipeline.save_pretrained(folder)

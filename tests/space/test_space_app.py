@@ -8,7 +8,7 @@ import pytest
 
 from sssd_hf.app import ModelStore, presets
 from sssd_hf.export import EXPORT_FORMATS
-from sssd_hf.schedulers.samplers import DEFAULT_SAMPLER, SAMPLERS
+from sssd_hf.schedulers.samplers import SAMPLERS
 
 gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[space]')")
 
@@ -43,8 +43,9 @@ def test_page_samplers_and_formats_come_from_the_registries(demo, store):
     props = components(demo)
     assert [c[1] for c in props["sampler"]["choices"]] == list(SAMPLERS)
     assert [c[0] for c in props["sampler"]["choices"]] == [s.label for s in SAMPLERS.values()]
-    assert props["sampler"]["value"] == DEFAULT_SAMPLER
-    assert props["steps"]["value"] == (SAMPLERS[DEFAULT_SAMPLER].default_steps or store.get()[1].num_train_timesteps)
+    info = store.get()[1]
+    assert props["sampler"]["value"] == info.default_sampler == "dpm-sde"  # the bundled default's recommendation
+    assert props["steps"]["value"] == SAMPLERS["dpm-sde"].default_steps == 20
     assert [c[1] for c in props["formats"]["choices"]] == list(EXPORT_FORMATS)
     assert [c[0] for c in props["formats"]["choices"]] == [f.label for f in EXPORT_FORMATS.values()]
     assert props["formats"]["value"] == list(EXPORT_FORMATS)

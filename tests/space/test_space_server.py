@@ -44,11 +44,10 @@ def test_generate_endpoint_returns_images_and_every_download(client, bundled_lab
 
 
 def test_defaults_of_the_api_are_the_registries(client):
-    from sssd_hf.schedulers.samplers import DEFAULT_SAMPLER
-
     parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/generate"]["parameters"]
     defaults = {p["parameter_name"]: p.get("parameter_default") for p in parameters}
-    assert defaults["sampler"] == DEFAULT_SAMPLER and defaults["formats"] == list(EXPORT_FORMATS)
+    # the served (bundled) pipeline's default_sampler, and every format of the export registry
+    assert defaults["sampler"] == "dpm-sde" and defaults["formats"] == list(EXPORT_FORMATS)
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -10,7 +10,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from typing import Dict, Optional
 
-from ...schedulers.samplers import get_sampler, make_scheduler
+from ...schedulers.samplers import get_sampler, make_scheduler, pipeline_sampler, resolve_steps
 from ..card import resolve_template
 from ..chunks import for_process
 from ..ptbxl_layout import database_path
@@ -64,8 +64,8 @@ def build_synthetic_dataset(
     out: str | os.PathLike,
     *,
     selection: Optional[Selection] = None,
-    num_inference_steps: int = 200,
-    scheduler: str = "ddpm",
+    num_inference_steps: Optional[int] = None,
+    scheduler: Optional[str] = None,
     batch_size: int = 16,
     guidance_scale: Optional[float] = None,
     seed: int = 0,
@@ -90,17 +90,22 @@ def build_synthetic_dataset(
         num_inference_steps, batch_size, guidance_scale, seed: sampling settings (``guidance_scale=None``:
             the pipeline's ``default_guidance_scale``, else 1.0; the value used is what the settings and
             the card record).
-        scheduler: a sampler of :data:`sssd_hf.schedulers.samplers.SAMPLERS` (``ddpm``: the pipeline's own).
+        scheduler: a sampler of :data:`sssd_hf.schedulers.samplers.SAMPLERS` (``ddpm``: the pipeline's own);
+            ``None``: the pipeline's ``default_sampler``, else ``ddpm``.  ``num_inference_steps=None``: the
+            sampler's default step count (:func:`~sssd_hf.schedulers.samplers.resolve_steps`).
         chunk_size: ECGs per resumable chunk; shard_size: rows per parquet shard.
         wfdb_export: also write ``out/wfdb`` in PTB-XL's layout (:func:`export_wfdb`).
         license, pretty_name, training_data, privacy_report, repo_id, card_template: card content.
     """
     selection = selection or Selection()
-    if num_inference_steps < 1 or batch_size < 1 or chunk_size < 1 or shard_size < 1:
+    if (num_inference_steps is not None and num_inference_steps < 1) or min(batch_size, chunk_size, shard_size) < 1:
         raise ValueError("--steps, --batch-size, --chunk-size and --shard-size must be >= 1")
-    sampler = get_sampler(scheduler)  # an unknown name fails before the model loads
+    if scheduler is not None:
+        get_sampler(scheduler)  # an unknown name fails before the model loads
     state_ = _process_state()
     pipe = generate.load_pipeline(model, state_.device)
+    sampler = get_sampler(scheduler or pipeline_sampler(getattr(pipe, "default_sampler_name", None)))
+    num_inference_steps = resolve_steps(sampler.name, num_inference_steps, pipe.scheduler.config.num_train_timesteps)
     if sampler.scheduler_class is not None:
         pipe.scheduler = make_scheduler(sampler.name, pipe.scheduler.config)
     if hasattr(pipe, "set_progress_bar_config"):

@@ -56,6 +56,7 @@ def _card_variables(state, split_rows, plan, repo_id) -> Dict:
         "min_likelihood": selection["min_likelihood"],
         "selection": text,
         "num_inference_steps": state["settings"]["num_inference_steps"],
+        "sampler": _sampler_text(state["settings"]["scheduler"]),
         "guidance_scale": state["settings"]["guidance_scale"],
         "seed": state["settings"]["seed"],
         "build_date": state["created"],
@@ -84,6 +85,15 @@ _NO_PRIVACY_REPORT = (
     "distribution against real-to-real distances) and run a membership-inference test; attach the "
     "result with `--privacy-report FILE`."
 )
+
+
+def _sampler_text(name: str) -> str:
+    """``dpm-sde`` -> ``sampler `dpm-sde` (stochastic DPM-Solver++ (SDE, few steps))``; a name the registry no
+    longer knows is shown as is."""
+    from ...schedulers.samplers import SAMPLERS
+
+    sampler = SAMPLERS.get(name)
+    return f"sampler `{name}` ({sampler.label})" if sampler else f"sampler `{name}`"
 
 
 def _read_privacy_report(path: Optional[str]) -> str:
