@@ -87,7 +87,9 @@ def save_pipeline_folder(
     Args:
         pipeline: an ``SSSDECGPipeline``.
         save_directory: destination; an existing folder is replaced only once the new one is complete.
-        model_card: full ``README.md`` text; by default one is generated from the model config.
+        model_card: full ``README.md`` text; by default the card of the folder the pipeline was loaded
+            from (``pipeline.loaded_from``, or diffusers' ``_name_or_path``), so a re-saved copy keeps its
+            licence, training data and attribution; else one generated from the model config.
         kwargs: passed to ``DiffusionPipeline.save_pretrained`` (``push_to_hub`` is refused here:
             use ``huggingface_hub.upload_folder`` on the saved folder).
     """
@@ -102,7 +104,9 @@ def save_pipeline_folder(
         DiffusionPipeline.save_pretrained(pipeline, tmp, **kwargs)
         _copy_remote_code(tmp)
         _rewrite_model_index(tmp, pipeline)
-        card = model_card if model_card is not None else render_model_card(pipeline.model.config)
+        card = model_card if model_card is not None else loaded_model_card(pipeline)
+        if card is None:
+            card = render_model_card(pipeline.model.config)
         with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
             f.write(card)
         _replace_folder(tmp, final)
@@ -110,6 +114,16 @@ def save_pipeline_folder(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def loaded_model_card(pipeline) -> Optional[str]:
+    """The ``README.md`` of the folder ``pipeline`` was loaded from, or ``None`` (built in memory, or no card)."""
+    folder = getattr(pipeline, "loaded_from", None) or getattr(pipeline, "config", {}).get("_name_or_path")
+    path = os.path.join(os.fspath(folder), "README.md") if folder else None
+    if not path or not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return f.read()
 
 
 def _replace_folder(new: str, final: str) -> None:

@@ -100,3 +100,26 @@ def test_the_check_refuses_a_folder_that_is_not_a_pipeline(tmp_path):
 def test_remote_pipeline_code_has_relative_imports_flattened():
     code = remote_code_files()["pipeline_sssd_ecg.py"]
     assert "from .leads import" in code and "from ..leads" not in code
+
+
+def test_a_resaved_copy_keeps_the_loaded_folders_card_and_defaults(tmp_path):
+    """Saving the bundled PTB-XL pipeline again (e.g. to publish a copy) keeps its model card: the CC BY 4.0
+    licence and PTB-XL attribution its weights carry, not a generic card; and its recommended sampler and
+    guidance. A pipeline built in memory still gets the generic card."""
+    from diffusers import DiffusionPipeline
+
+    from sssd_hf.defaults import default_pipeline_path
+
+    source = default_pipeline_path()
+    pipe = SSSDECGPipeline.from_pretrained(source)
+    pipe.save_pretrained(tmp_path / "copy")
+    card = (tmp_path / "copy" / "README.md").read_text(encoding="utf-8")
+    assert card == open(os.path.join(source, "README.md"), encoding="utf-8").read()
+    assert "license: cc-by-4.0" in card and "Wagner" in card
+    copy = SSSDECGPipeline.from_pretrained(tmp_path / "copy")
+    assert copy.default_sampler_name == "dpm-sde" and copy.default_guidance == 3.0
+    remote = DiffusionPipeline.from_pretrained(str(tmp_path / "copy"), trust_remote_code=True)
+    remote.save_pretrained(tmp_path / "remote-copy")  # diffusers' loader: the card is found via _name_or_path
+    assert (tmp_path / "remote-copy" / "README.md").read_text(encoding="utf-8") == card
+    make_tiny_pipeline(sample_length=64).save_pretrained(tmp_path / "tiny")
+    assert "license: mit" in (tmp_path / "tiny" / "README.md").read_text(encoding="utf-8")

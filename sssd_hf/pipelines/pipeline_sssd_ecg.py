@@ -572,8 +572,10 @@ class SSSDECGPipeline(DiffusionPipeline):
             default_guidance = hub.pipeline_setting(path, "default_guidance_scale")
         if default_sampler is None:
             default_sampler = hub.pipeline_setting(path, "default_sampler")
-        return cls(model=model.eval(), scheduler=scheduler, default_num_inference_steps=default_steps,
+        pipe = cls(model=model.eval(), scheduler=scheduler, default_num_inference_steps=default_steps,
                    default_guidance_scale=default_guidance, default_sampler=default_sampler)
+        pipe.loaded_from = path  # save_pretrained carries this folder's model card (licence, training data)
+        return pipe
 
     @classmethod
     def from_pipe(cls, pipeline: DiffusionPipeline, **kwargs):
