@@ -106,7 +106,8 @@ def save_pipeline_folder(
         _rewrite_model_index(tmp, pipeline)
         card = model_card if model_card is not None else loaded_model_card(pipeline)
         if card is None:
-            card = render_model_card(pipeline.model.config)
+            card = render_model_card(pipeline.model.config,
+                                     {"default_sampler": getattr(pipeline.config, "default_sampler", None)})
         with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
             f.write(card)
         _replace_folder(tmp, final)
@@ -235,10 +236,20 @@ def model_card_variables(config: Any, extra: Optional[Dict[str, str]] = None) ->
         "num_layers": config.num_layers,
         "channels": config.channels,
         "s4_state_size": config.s4_state_size,
-        "example_label": labels[0] if labels else "NORM",
+        "example_label": "NORM" if "NORM" in labels or not labels else labels[0],
         "sample_length": config.sample_length,
+        "default_sampler": _recommended_sampler(extra.get("default_sampler")),
         **{key: extra.get(key, text) for key, text in _DEFAULT_CARD_TEXT.items()},
     }
+
+
+def _recommended_sampler(name: Optional[str]) -> Optional[Dict[str, Any]]:
+    """Template variables of a recommended sampler other than the pipeline's own DDPM, else ``None``."""
+    from .schedulers.samplers import get_sampler, resolve_steps
+
+    if not name or name == "ddpm":
+        return None
+    return {"name": name, "label": get_sampler(name).label, "steps": resolve_steps(name, None, 10**6)}
 
 
 def render_model_card(config: Any, extra: Optional[Dict[str, str]] = None) -> str:
@@ -246,7 +257,8 @@ def render_model_card(config: Any, extra: Optional[Dict[str, str]] = None) -> st
     from ``sssd_hf/templates/model_card.md`` through ``huggingface_hub.ModelCard``.
 
     ``extra`` may carry ``intended_use``, ``training_data``, ``limitations``, ``training`` and
-    ``evaluation`` paragraphs (Markdown) that replace the generic ones, ``datasets`` (a list of Hub
+    ``evaluation`` paragraphs (Markdown) that replace the generic ones, ``default_sampler`` (the
+    pipeline's recommended sampler, shown in the usage example), ``datasets`` (a list of Hub
     dataset ids) and ``license`` (default ``mit``; ``cc-by-4.0`` for weights derived from PTB-XL) for
     the metadata.
     """

@@ -441,6 +441,8 @@ def main(argv=None) -> int:
             f"PTB-XL's (German adults, 1989-1996). 100 Hz only.{sinus_rhythm_text(results)} Not for clinical use."
         ),
     }
+    with open(os.path.join(args.pipeline, "model_index.json"), encoding="utf-8") as handle:
+        extra["default_sampler"] = json.load(handle).get("default_sampler")
     card = render_model_card(model.config, extra)
     figure = os.path.join(os.path.dirname(args.results), "generated_vs_real.png")
     if os.path.isfile(figure):

@@ -264,6 +264,10 @@ def test_default_sampler_travels_with_the_folder_and_is_checked(tiny_pipeline, t
     assert pipe.default_sampler_name == "dpm-sde"
     pipe.save_pretrained(tmp_path / "p")
     assert json.loads((tmp_path / "p" / "model_index.json").read_text())["default_sampler"] == "dpm-sde"
+    card = (tmp_path / "p" / "README.md").read_text()  # the generated card's usage shows the recommendation
+    assert "This folder recommends `dpm-sde`" in card and "num_inference_steps=20" in card
+    tiny_pipeline.save_pretrained(tmp_path / "plain")
+    assert "This folder recommends" not in (tmp_path / "plain" / "README.md").read_text()
     loaded = SSSDECGPipeline.from_pretrained(tmp_path / "p")
     assert loaded.default_sampler_name == "dpm-sde"
     assert SSSDECGPipeline.from_pretrained(tmp_path / "p", default_sampler="unipc").default_sampler_name == "unipc"

@@ -74,6 +74,23 @@ def test_the_default_guidance_is_the_measured_one():
     assert pipe.default_guidance == 3.0 and "scale_3" in _results()["guidance"]
 
 
+def test_the_cards_usage_code_runs_with_the_recommended_sampler():
+    """The card's Python examples, run as written on the bundled folder: the plain call (the papers' DDPM)
+    and the recommended sampler (``default_sampler``: ``dpm-sde``, 20 steps) give one 12-lead NORM ECG each."""
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", _card().split("## Intended use")[0], flags=re.S)
+    usage = [b.replace('"PATH_OR_REPO_ID"', repr(default_pipeline_path())) for b in blocks if "pipe(" in b]
+    assert len(usage) == 2 and "make_scheduler(pipe.default_sampler_name" in usage[1]
+    namespace: dict = {}
+    exec(usage[0], namespace)  # noqa: S102 - the card's own example
+    assert namespace["out"].ecgs.shape == (1, 12, 1000) and namespace["out"].labels == [["NORM"]]
+    exec(usage[1], namespace)  # noqa: S102
+    assert type(namespace["pipe"].scheduler).__name__ == "DPMSolverMultistepScheduler"
+    assert namespace["pipe"].scheduler.config.algorithm_type == "sde-dpmsolver++"
+    assert namespace["out"].ecgs.shape == (1, 12, 1000) and np.isfinite(namespace["out"].ecgs).all()
+
+
 def test_default_pipeline_knows_the_ptbxl_statements():
     from sssd_hf import SSSDECGPipeline
 
