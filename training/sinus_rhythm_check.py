@@ -3,7 +3,8 @@
 
 Generates ``--num`` NORM+SR ECGs (seeds 1016, 1017, ...) for every ``SAMPLER:STEPS`` of
 ``--runs`` and measures them with the validated delineator of ``training/evaluate_default.py``:
-median RR coefficient of variation, share irregular (CV > 0.1) and heart rate, with 95 % intervals.
+median RR coefficient of variation, share irregular (CV > 0.1) and heart rate, with 95 % intervals,
+and the share of ECGs whose beats are two regular runs at different rates (:func:`rate_change`).
 Real PTB-XL sinus rhythm (folds 1-8): median CV 0.02, 7 % irregular.
 
 ``--bad-ema FILE`` switches classifier-free guidance off and applies autoguidance (Karras et al.
@@ -25,6 +26,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +39,20 @@ def _evaluate_default():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def rate_change(rr_ms, regular_cv: float = 0.06, min_change: float = 0.1, min_run: int = 3) -> bool:
+    """Whether RR intervals ``rr_ms`` are two regular runs at different rates: a split leaves at least
+    ``min_run`` intervals on each side, each side's coefficient of variation is at most ``regular_cv``,
+    and the two sides' medians differ by at least ``min_change`` of the overall median (e.g. six beats
+    0.88 s apart, then six 0.65 s apart)."""
+    rr = np.asarray(rr_ms, dtype=np.float64)
+    for k in range(min_run, len(rr) - min_run + 1):
+        left, right = rr[:k], rr[k:]
+        if max(left.std() / left.mean(), right.std() / right.mean()) <= regular_cv and \
+                abs(np.median(left) - np.median(right)) >= min_change * np.median(rr):
+            return True
+    return False
 
 
 def load_bad_model(good: torch.nn.Module, ema_path: str) -> torch.nn.Module:
@@ -79,8 +95,11 @@ def measure(args, sampler: str, steps: int, evaluate_default) -> dict:
     ecgs = pipe(labels=labels, num_inference_steps=steps, guidance_scale=guidance, batch_size=min(args.num, 48),
                 generator=[torch.Generator().manual_seed(FIRST_SEED + i) for i in range(args.num)]).ecgs
     seconds = time.perf_counter() - started
-    found = evaluate_default.fidelity(ecgs, labels)
+    measured = evaluate_default.measure_set(ecgs)
+    found = evaluate_default.fidelity(ecgs, labels, measured)
+    changes = np.array([rate_change(m["rr_ms"]) for m in measured if len(m["rr_ms"]) >= 3])
     return {"sampler": sampler, "steps": steps, "sinus_rr": found["afib_rr"]["SR"],
+            "rate_change": evaluate_default.fraction(changes),
             "heart_rate": found["heart_rate"]["NORM"], "seconds": round(seconds, 1)}
 
 
@@ -124,7 +143,8 @@ def main(argv=None) -> int:
         results["runs"].append(run)
         rr = run["sinus_rr"]
         print(f"{sampler}:{steps}  RR CV {rr['rr_cv']['median']} {rr['rr_cv'].get('median_ci95')}  irregular "
-              f"{rr['irregular']['fraction']:.2f} {rr['irregular']['ci95']}  HR {run['heart_rate']['bpm']['median']}"
+              f"{rr['irregular']['fraction']:.2f} {rr['irregular']['ci95']}  rate change "
+              f"{run['rate_change']['fraction']:.2f}  HR {run['heart_rate']['bpm']['median']}"
               f"  {run['seconds']:.0f} s", flush=True)
     tmp = args.out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as handle:

@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 #: Crash-recovery tests set this to ``kill_after_step:N`` (SIGKILL right after optimizer step N)
 #: or ``kill_in_checkpoint:N`` (SIGKILL while checkpoint N is being written, before its rename).
 FAULT_ENV = "SSSD_HF_TRAIN_FAULT"
+#: Model settings a fine-tune (``init_from``) may switch on although the folder's model has them off: their
+#: new layers start as the identity, so the fine-tune starts from the folder's function.
+INIT_FROM_EXTENSIONS = ("global_context",)
 
 
 def _fault(kind: str, step: int) -> None:
@@ -63,10 +66,15 @@ def build_model(config: TrainConfig, sample_length: int, sampling_rate: Optional
         conflicting = {
             k: v for k, v in kwargs.items() if json.loads(json.dumps(model.config.get(k))) != json.loads(json.dumps(v))
         }
+        extensions = {k: True for k in INIT_FROM_EXTENSIONS if conflicting.get(k) is True and not model.config.get(k)}
+        for k in extensions:
+            del conflicting[k]
         if conflicting:
             raise ConfigError(
                 f"init_from {config.init_from} has a model that differs from the config in {sorted(conflicting)}"
             )
+        if extensions:
+            model = _extended_model(model, extensions)
         if model.config.sampling_rate != rate:
             raise ConfigError(
                 f"init_from {config.init_from} has a {model.config.sampling_rate} Hz model; the data is {rate} Hz"
@@ -87,6 +95,19 @@ def build_model(config: TrainConfig, sample_length: int, sampling_rate: Optional
             f"{sample_length} samples"
         )
     return model
+
+
+def _extended_model(model: SSSDECGModel, extensions: Dict[str, bool]) -> SSSDECGModel:
+    """``model`` rebuilt with ``extensions`` switched on and every weight of ``model`` carried over; only the
+    extensions' own (identity-initialised) layers are new."""
+    settings = {k: v for k, v in model.config.items() if not k.startswith("_")}  # not diffusers' bookkeeping:
+    extended = SSSDECGModel.from_config({**settings, **extensions})  # its _use_default_values would undo these
+    missing, unexpected = extended.load_state_dict(model.state_dict(), strict=False)
+    stray = [k for k in missing if not any(f".{name}." in k for name in extensions)]
+    if unexpected or stray:
+        raise ConfigError(f"cannot extend the init_from model with {sorted(extensions)}: "
+                          f"unexpected {sorted(unexpected)[:3]}, missing {sorted(stray)[:3]}")
+    return extended
 
 
 def training_window(config: TrainConfig, record_length: int) -> int:

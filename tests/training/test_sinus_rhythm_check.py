@@ -70,3 +70,12 @@ def test_bad_inputs_are_one_line_errors_before_any_work(check, tmp_path, capsys,
     with pytest.raises(SystemExit) as exit_info:
         check.main([*args, "--out", str(out)])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err and not out.exists()
+
+
+def test_rate_change_finds_two_regular_runs_at_different_rates(check):
+    assert check.rate_change([880, 890, 870, 890, 880, 910, 670, 650, 640, 660, 680, 640])  # generated #17
+    assert check.rate_change([1090, 1100, 1140, 1150, 1110, 1110, 690, 670, 610], regular_cv=0.07)
+    assert not check.rate_change([880, 900, 1010, 880, 880, 910, 890, 870, 950, 950])  # one long interval
+    assert not check.rate_change([800] * 10)  # regular: no change of rate
+    assert not check.rate_change([600, 1200, 700, 1100, 650, 1150, 800, 900])  # irregular throughout (AFIB-like)
+    assert not check.rate_change([900, 900, 600, 600, 600])  # a run of two is too short

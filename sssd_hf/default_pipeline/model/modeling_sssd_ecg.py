@@ -149,6 +149,7 @@ class SSSDResidualBlock(nn.Module):
         s4_max_length: int,
         s4_dropout: float,
         s4_layer_norm: bool,
+        global_context: bool = False,
     ):
         super().__init__()
         self.channels = channels
@@ -159,6 +160,12 @@ class SSSDResidualBlock(nn.Module):
         self.s4_2 = BidirectionalS4(2 * channels, s4_state_size, s4_max_length, s4_layer_norm, s4_dropout)
         self.res_proj = weight_normed_conv(channels, channels)
         self.skip_proj = weight_normed_conv(channels, skip_channels)
+        # not in the papers: the time average of the gated features, mapped back onto every sample
+        # (zero-initialised, so a block with it starts as the block without it)
+        self.global_context = nn.Linear(channels, channels) if global_context else None
+        if self.global_context is not None:
+            nn.init.zeros_(self.global_context.weight)
+            nn.init.zeros_(self.global_context.bias)
 
     def forward(self, x: torch.Tensor, timestep_emb: torch.Tensor, cond_embs: Sequence[torch.Tensor]):
         h = x + self.timestep_proj(timestep_emb)[:, :, None]
@@ -167,6 +174,8 @@ class SSSDResidualBlock(nn.Module):
             h = h + proj(emb)[:, :, None]
         h = self.s4_2(h)
         gated = torch.tanh(h[:, : self.channels]) * torch.sigmoid(h[:, self.channels :])
+        if self.global_context is not None:  # (B, C, L) + (B, C, 1): every sample sees the whole ECG's average
+            gated = gated + self.global_context(gated.mean(dim=-1))[:, :, None]
         return (x + self.res_proj(gated)) * math.sqrt(0.5), self.skip_proj(gated)
 
 
@@ -194,6 +203,10 @@ class SSSDECGModel(ModelMixin, ConfigMixin):
         sampling_rate: Hz of the training data (100; 500 for PTB-XL's records500).
         sample_length: samples per ECG (1000 = 10 s at 100 Hz, 5000 = 10 s at 500 Hz); at most
             ``s4_max_length``.
+        global_context: not in the papers (False reproduces them): each residual block adds a linear map
+            of its gated features' time average to every sample, a direct path for whole-record properties
+            such as the heart rate.  Zero-initialised, so switching it on for a fine-tune starts from the
+            same function.
     """
 
     _supports_gradient_checkpointing = True
@@ -220,6 +233,7 @@ class SSSDECGModel(ModelMixin, ConfigMixin):
         generated_leads: Sequence[str] = DEFAULT_NLE_LEADS,
         sampling_rate: int = 100,
         sample_length: int = 1000,
+        global_context: bool = False,
     ):
         super().__init__()
         if label_embedding not in LABEL_EMBEDDINGS:
@@ -252,7 +266,8 @@ class SSSDECGModel(ModelMixin, ConfigMixin):
         )
         self.blocks = nn.ModuleList(
             SSSDResidualBlock(
-                channels, skip_channels, t_out, cond_dims, s4_state_size, s4_max_length, s4_dropout, s4_layer_norm
+                channels, skip_channels, t_out, cond_dims, s4_state_size, s4_max_length, s4_dropout, s4_layer_norm,
+                global_context,
             )
             for _ in range(num_layers)
         )
