@@ -245,11 +245,12 @@ def model_card_variables(config: Any, extra: Optional[Dict[str, str]] = None) ->
 
 def _recommended_sampler(name: Optional[str]) -> Optional[Dict[str, Any]]:
     """Template variables of a recommended sampler other than the pipeline's own DDPM, else ``None``."""
-    from .schedulers.samplers import get_sampler, resolve_steps
+    from .schedulers.samplers import get_sampler
 
     if not name or name == "ddpm":
         return None
-    return {"name": name, "label": get_sampler(name).label, "steps": resolve_steps(name, None, 10**6)}
+    sampler = get_sampler(name)
+    return {"name": name, "label": sampler.label, "steps": sampler.default_steps}
 
 
 def render_model_card(config: Any, extra: Optional[Dict[str, str]] = None) -> str:

@@ -99,22 +99,6 @@ def guidance_text(pipeline: str) -> str:
             f"--guidance-scale 1` turns it off), the setting the figures below measure.")
 
 
-def default_sampler_text(pipeline: str) -> str:
-    """A sentence on the sampler the tools use by default (``default_sampler``); empty when the folder sets none."""
-    from sssd_hf.schedulers.samplers import get_sampler, resolve_steps
-
-    with open(os.path.join(pipeline, "model_index.json"), encoding="utf-8") as handle:
-        name = json.load(handle).get("default_sampler")
-    if not name or name == "ddpm":
-        return ""
-    steps = resolve_steps(name, None, 200)
-    return (f" `sssd-ecg generate`, `sssd-ecg build-dataset` and the Space sample with `{name}` "
-            f"({get_sampler(name).label}, {steps} steps) unless told otherwise (`default_sampler` in "
-            f"`model_index.json`); in Python, `pipe(...)` runs the pipeline's own scheduler, the papers' "
-            f"200-step DDPM, which measured the same sinus-rhythm regularity at ten times the cost "
-            f"(`training/results/ptbxl_default/README.md`, \"Sinus rhythm\").")
-
-
 def stopped_text(run: dict, train_config: dict) -> str:
     """A sentence when the run ended before its planned ``max_steps``; empty otherwise."""
     if run["steps"] >= train_config["max_steps"]:
@@ -408,7 +392,7 @@ def main(argv=None) -> int:
             "without exposing patients) **at the scale of this small model**, and a working default for "
             "`sssd-ecg generate` and the Space. **Not for clinical use**: never use its ECGs for diagnosis or "
             "clinical decisions. Check the figures below for the statements you need before relying on them."
-            f"{guidance_text(args.pipeline)}{default_sampler_text(args.pipeline)}"
+            f"{guidance_text(args.pipeline)}"
         ),
         "training_data": (
             f"The real PTB-XL slice shipped to sssd-hf developers (`../shared/data/ptbxl`, ecg_id 1-1999 at "

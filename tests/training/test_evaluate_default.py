@@ -189,14 +189,3 @@ def test_the_sinus_rhythm_limitation_names_the_sampler_of_its_figures():
     assert "come from a stochastic sampler" in stochastic and "`--scheduler dpm-sde`" not in stochastic
     assert guidance_only == stochastic
 
-
-def test_the_card_names_the_folders_default_sampler(tmp_path):
-    card_script = _script("write_default_card")
-    index = tmp_path / "model_index.json"
-    index.write_text(json.dumps({"default_sampler": "dpm-sde"}))
-    text = card_script.default_sampler_text(str(tmp_path))
-    assert "sample with `dpm-sde` (stochastic DPM-Solver++ (SDE, few steps), 20 steps)" in text
-    assert "`default_sampler` in `model_index.json`" in text
-    for unset in ({}, {"default_sampler": None}, {"default_sampler": "ddpm"}):
-        index.write_text(json.dumps(unset))
-        assert card_script.default_sampler_text(str(tmp_path)) == ""
